@@ -1,0 +1,77 @@
+# btr: `make demo` runs the main job, `make test` runs ruff and the whole test suite.
+# Both create .venv (and the other environments they need) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LS_VENV := .venv-ls
+LS_STAMP := $(LS_VENV)/.installed
+LABEL_STUDIO_VERSION := 1.23.2
+OUT    := build/demo
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help venv ls-venv chromium demo test lint format bench annotate clean
+
+help:
+	@echo "make demo      set up .venv, validate the corpus, train and evaluate the default model,"
+	@echo "               tag sample news and write the gaps report"
+	@echo "make test      set up everything, run ruff and the whole pytest suite"
+	@echo "make annotate  start a local Label Studio with the corpus pushed (Ctrl-C stops it)"
+	@echo "make bench     run the benchmarks (timings, printed as ratios)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned exactly: any other spec downloads GBs of CUDA wheels.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[all]'
+	touch $@
+
+venv: $(STAMP)
+
+# Label Studio lives in its own environment: it pins Django, pyarrow and numpy versions.
+$(LS_STAMP):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip
+	$(LS_VENV)/bin/pip install -q label-studio==$(LABEL_STUDIO_VERSION)
+	touch $@
+
+ls-venv: $(LS_STAMP)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the report test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	  || { echo "could not install chromium (needs root and Debian's package lists)"; exit 1; }; }
+
+demo: $(STAMP)
+	$(BIN)/btr corpus validate
+	$(BIN)/btr corpus stats
+	$(BIN)/python -m btr.demo --out $(OUT)
+
+test: $(STAMP) $(LS_STAMP) chromium
+	$(BIN)/ruff check btr tests benchmarks
+	$(BIN)/ruff format --check btr tests benchmarks
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check btr tests benchmarks
+	$(BIN)/ruff format --check btr tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format btr tests benchmarks
+	$(BIN)/ruff check --fix btr tests benchmarks
+
+bench: $(STAMP) $(LS_STAMP)
+	$(BIN)/python benchmarks/bench_tag.py
+	$(BIN)/python benchmarks/bench_labelstudio.py
+
+annotate: $(STAMP) $(LS_STAMP)
+	$(BIN)/btr annotate serve
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,446 @@
+"""Read, validate, write, summarise, split and export the case corpus.
+
+The corpus is ``corpus/cases.jsonl``: one :class:`~btr.schema.Case` per line,
+sorted by id, UTF-8, keys in schema order. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from btr.errors import DataError, InputError, Problem
+from btr.schema import HEADS, Case, label_names
+
+__all__ = [
+    "DEFAULT_CORPUS",
+    "case_rows",
+    "corpus_hash",
+    "export",
+    "features",
+    "iter_records",
+    "load_cases",
+    "load_dataset",
+    "merge",
+    "split_cases",
+    "stats",
+    "stats_markdown",
+    "validate",
+    "write_cases",
+]
+
+#: The checked-in corpus; ``BTR_CORPUS`` overrides it.
+DEFAULT_CORPUS = Path(
+    os.environ.get("BTR_CORPUS", Path(__file__).resolve().parents[1] / "corpus" / "cases.jsonl")
+)
+
+SPLITS = ("train", "validation", "test")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "<record>"
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+    """Yield ``(line_number, record_or_None, problems)`` for each non-blank line.
+
+    Undecodable bytes and malformed JSON become problems on their line rather
+    than exceptions, so that one bad line never hides the others.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    name = str(path)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield (
+                    number,
+                    None,
+                    [
+                        Problem(
+                            name,
+                            number,
+                            "",
+                            f"not UTF-8: byte {raw[err.start]:#04x} at column {err.start + 1}",
+                        )
+                    ],
+                )
+                continue
+            if line.startswith("\ufeff"):
+                line = line[1:]
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                yield (
+                    number,
+                    None,
+                    [Problem(name, number, "", f"malformed JSON: {err.msg} at column {err.colno}")],
+                )
+                continue
+            if not isinstance(record, dict):
+                yield (
+                    number,
+                    None,
+                    [Problem(name, number, "", f"expected a JSON object, got {type(record).__name__}")],
+                )
+                continue
+            yield number, record, []
+
+
+def _parse(record: dict[str, Any], file: str, line: int) -> tuple[Case | None, list[Problem]]:
+    try:
+        return Case.model_validate(record), []
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            message = e["msg"]
+            if e["type"] == "extra_forbidden":
+                message = "unknown field (not in the schema)"
+            elif e["type"] == "enum":
+                expected = e.get("ctx", {}).get("expected", "")
+                message = f"{e['input']!r} is not one of {expected}"
+            problems.append(Problem(file, line, _field_path(e["loc"]), message))
+        return None, problems
+
+
+def _check(path: str | Path) -> tuple[list[tuple[int, Case]], list[Problem]]:
+    cases: list[tuple[int, Case]] = []
+    problems: list[Problem] = []
+    first_seen: dict[str, int] = {}
+    name = str(path)
+    for number, record, bad in iter_records(path):
+        problems += bad
+        if record is None:
+            continue
+        case, bad = _parse(record, name, number)
+        problems += bad
+        if case is None:
+            continue
+        if case.id in first_seen:
+            problems.append(
+                Problem(name, number, "id", f"duplicate id {case.id!r} (first on line {first_seen[case.id]})")
+            )
+            continue
+        first_seen[case.id] = number
+        cases.append((number, case))
+    return cases, problems
+
+
+def validate(path: str | Path = DEFAULT_CORPUS) -> list[Problem]:
+    """Validate a corpus file and return every problem found (empty when clean).
+
+    Parameters
+    ----------
+    path : str or Path
+        A JSONL file of cases.
+
+    Returns
+    -------
+    list of Problem
+        Each with the file, the line, the field path and a message.
+
+    Examples
+    --------
+    >>> validate("corpus/cases.jsonl")
+    []
+    """
+    return _check(path)[1]
+
+
+def load_cases(path: str | Path = DEFAULT_CORPUS) -> list[Case]:
+    """Load and validate a corpus; raise :class:`~btr.errors.DataError` on any problem."""
+    cases, problems = _check(path)
+    if problems:
+        raise DataError(problems, f"{path}: {len(problems)} problem(s); run `btr corpus validate {path}`")
+    return [case for _, case in cases]
+
+
+def _dump_line(case: Case) -> str:
+    return json.dumps(case.to_json(), ensure_ascii=False, separators=(", ", ": "))
+
+
+def write_cases(cases: Iterable[Case], path: str | Path = DEFAULT_CORPUS) -> Path:
+    """Write cases sorted by id, one per line, atomically (temporary file, then rename).
+
+    Raises :class:`~btr.errors.DataError` on duplicate ids, so that a merge
+    bug can never silently drop a case.
+    """
+    path = Path(path)
+    ordered = sorted(cases, key=lambda c: c.id)
+    dupes = [cid for cid, n in Counter(c.id for c in ordered).items() if n > 1]
+    if dupes:
+        raise DataError([Problem(str(path), None, "id", f"duplicate id {d!r}") for d in dupes])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            for case in ordered:
+                handle.write(_dump_line(case) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def merge(
+    sources: Iterable[str | Path], *, into: str | Path = DEFAULT_CORPUS, replace: bool = False
+) -> dict[str, list[str]]:
+    """Validate staged case files and merge them into the corpus atomically.
+
+    Parameters
+    ----------
+    sources : iterable of path
+        JSONL files of cases (for example a curator's staging file).
+    into : path
+        The corpus to merge into; created if missing.
+    replace : bool
+        Replace a case whose id is already in the corpus. Without it, a
+        different record under an existing id is an error, so that nothing is
+        overwritten silently.
+
+    Returns
+    -------
+    dict
+        ``{"added": [...], "replaced": [...], "unchanged": [...]}`` case ids.
+
+    Raises
+    ------
+    DataError
+        If any source has a problem or an id clashes; nothing is written then.
+    """
+    into = Path(into)
+    current = {c.id: c for c in load_cases(into)} if into.exists() else {}
+    problems: list[Problem] = []
+    incoming: dict[str, tuple[Case, str]] = {}
+    for source in sources:
+        cases, bad = _check(source)
+        problems += bad
+        for number, case in cases:
+            where = f"{source}:{number}"
+            if case.id in incoming:
+                problems.append(
+                    Problem(str(source), number, "id", f"{case.id!r} also in {incoming[case.id][1]}")
+                )
+                continue
+            incoming[case.id] = (case, where)
+    report: dict[str, list[str]] = {"added": [], "replaced": [], "unchanged": []}
+    for cid, (case, where) in sorted(incoming.items()):
+        old = current.get(cid)
+        if old is None:
+            report["added"].append(cid)
+        elif old == case:
+            report["unchanged"].append(cid)
+        elif replace:
+            report["replaced"].append(cid)
+        else:
+            file, _, line = where.rpartition(":")
+            problems.append(
+                Problem(file, int(line), "id", f"{cid!r} already in {into} with other content; use --replace")
+            )
+    if problems:
+        raise DataError(problems, f"nothing merged: {len(problems)} problem(s)")
+    current.update({cid: case for cid, (case, _) in incoming.items()})
+    write_cases(current.values(), into)
+    return report
+
+
+def corpus_hash(path: str | Path = DEFAULT_CORPUS) -> str:
+    """SHA-256 of the corpus file, recorded in model metadata."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _decade(case: Case) -> str:
+    date = case.event.date or case.procedure.announced
+    return f"{date.year // 10 * 10}s" if date else "unknown"
+
+
+#: Fields counted by :func:`stats`, each a function of a case.
+_STAT_FIELDS = {
+    "category": lambda c: c.category.value,
+    "country": lambda c: c.country,
+    "trigger": lambda c: c.trigger.value,
+    "responsibility": lambda c: c.responsibility.value,
+    "initiation": lambda c: c.initiation.value,
+    "followup_status": lambda c: c.followup.status.value,
+    "decade": _decade,
+    "level": lambda c: c.official.level.value,
+}
+
+
+def stats(cases: Iterable[Case]) -> dict[str, Any]:
+    """Count cases by category, country, trigger, responsibility, initiation,
+    follow-up status, decade and level, with the share of verified cases.
+
+    Returns
+    -------
+    dict
+        ``{"cases": n, "verified": k, "verified_share": k / n, "sources": s,
+        "events": e, "by": {field: {label: count}}}``.
+    """
+    cases = list(cases)
+    n = len(cases)
+    verified = sum(c.curation.verified for c in cases)
+    by = {name: dict(Counter(get(c) for c in cases).most_common()) for name, get in _STAT_FIELDS.items()}
+    by["decade"] = dict(sorted(by["decade"].items()))
+    return {
+        "cases": n,
+        "events": len({c.event_id for c in cases}),
+        "verified": verified,
+        "verified_share": round(verified / n, 4) if n else 0.0,
+        "sources": len({str(s.url) for c in cases for s in c.sources}),
+        "cases_with_2plus_sources": sum(len(c.sources) >= 2 for c in cases),
+        "double_annotated": sum(len(c.curation.annotations) >= 1 for c in cases),
+        "by": by,
+    }
+
+
+def stats_markdown(summary: dict[str, Any]) -> str:
+    """Render :func:`stats` output as Markdown tables (used in DATASHEET.md)."""
+    lines = [
+        f"Cases: **{summary['cases']}** in {summary['events']} events; "
+        f"verified: {summary['verified']} ({summary['verified_share']:.1%}); "
+        f"distinct source URLs: {summary['sources']}; "
+        f"cases with two or more sources: {summary['cases_with_2plus_sources']}.",
+        "",
+    ]
+    for name, counts in summary["by"].items():
+        lines += [f"| {name} | cases |", "|---|---:|"]
+        lines += [f"| {label} | {count} |" for label, count in counts.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def case_rows(case: Case) -> list[dict[str, Any]]:
+    """One text row per language of a case, with the head labels."""
+    base = {"id": case.id, "event_id": case.event_id, "country": case.country}
+    labels = {head: case.head(head) for head in HEADS}
+    return [{**base, "lang": lang, "text": getattr(case.text, lang), **labels} for lang in ("zh", "en")]
+
+
+def features():
+    """The datasets ``Features`` of a text row, derived from the schema's label sets."""
+    import datasets
+
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "event_id": datasets.Value("string"),
+            "country": datasets.Value("string"),
+            "lang": datasets.ClassLabel(names=["zh", "en"]),
+            "text": datasets.Value("string"),
+            **{head: datasets.ClassLabel(names=label_names(labels)) for head, labels in HEADS.items()},
+        }
+    )
+
+
+def split_cases(
+    cases: list[Case], *, seed: int = 0, test_size: float = 0.15, validation_size: float = 0.15
+) -> dict[str, list[Case]]:
+    """Split cases into train/validation/test, stratified by category and grouped by event.
+
+    No event appears on two sides. The split depends only on the case ids,
+    categories, event ids and ``seed``, never on file order.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    cases = sorted(cases, key=lambda c: c.id)
+    if not cases:
+        return {name: [] for name in SPLITS}
+    y = [c.category.value for c in cases]
+    groups = [c.event_id for c in cases]
+
+    def carve(indices: list[int], share: float, salt: int) -> tuple[list[int], list[int]]:
+        n_splits = max(2, round(1 / share))
+        n_groups = len({groups[i] for i in indices})
+        n_splits = min(n_splits, n_groups)
+        if n_splits < 2:
+            return indices, []
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + salt)
+        sub_y = [y[i] for i in indices]
+        sub_g = [groups[i] for i in indices]
+        # StratifiedGroupKFold warns when a class has fewer members than folds; the split is still valid.
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            keep, held = next(folds.split(indices, sub_y, sub_g))
+        return [indices[i] for i in keep], [indices[i] for i in held]
+
+    rest, test = carve(list(range(len(cases))), test_size, 0)
+    train, validation = carve(rest, validation_size / (1 - test_size), 1)
+    return {
+        "train": [cases[i] for i in train],
+        "validation": [cases[i] for i in validation],
+        "test": [cases[i] for i in test],
+    }
+
+
+def load_dataset(path: str | Path = DEFAULT_CORPUS, *, seed: int = 0):
+    """Load the corpus as a Hugging Face ``DatasetDict`` (train/validation/test).
+
+    One text row per case and language, ``ClassLabel`` features for the heads,
+    splits stratified by category and grouped by ``event_id``.
+
+    Examples
+    --------
+    >>> ds = load_dataset()
+    >>> ds["train"].features["category"].names[:2]
+    ['btr', 'other_resignation']
+    """
+    import datasets
+
+    parts = split_cases(load_cases(path), seed=seed)
+    feats = features()
+    return datasets.DatasetDict(
+        {
+            name: datasets.Dataset.from_list(
+                [row for case in part for row in case_rows(case)], features=feats
+            )
+            for name, part in parts.items()
+        }
+    )
+
+
+def export(
+    out: str | Path, *, format: str = "jsonl", path: str | Path = DEFAULT_CORPUS, seed: int = 0
+) -> list[Path]:
+    """Export the split corpus to ``out`` as ``hf`` (save_to_disk), parquet, csv or jsonl.
+
+    Returns the paths written.
+    """
+    out = Path(out)
+    ds = load_dataset(path, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    if format == "hf":
+        ds.save_to_disk(str(out))
+        return [out]
+    written = []
+    for name, split in ds.items():
+        target = out / f"{name}.{format}"
+        if format == "parquet":
+            split.to_parquet(str(target))
+        elif format == "csv":
+            split.to_csv(str(target), index=False)
+        elif format == "jsonl":
+            split.to_json(str(target), lines=True, force_ascii=False)
+        else:
+            raise InputError(f"unknown export format {format!r}; use hf, parquet, csv or jsonl")
+        written.append(target)
+    return written

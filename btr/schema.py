@@ -1,0 +1,516 @@
+"""The one label schema of btr.
+
+Every label set is declared here exactly once, as a :class:`enum.StrEnum` whose
+members carry a one-line hint. The Label Studio config (:mod:`btr.annotate`),
+the datasets ``Features`` (:func:`btr.corpus.features`), the CLI choices and
+the model heads (:data:`HEADS`) are all derived from these declarations.
+
+A case is one official's exit (or non-exit) over one event; see
+``annotate/guidelines.md`` for the codebook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from functools import total_ordering
+from itertools import pairwise
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError, core_schema
+
+__all__ = [
+    "HEADS",
+    "AcceptingBody",
+    "Annotation",
+    "Case",
+    "Category",
+    "Curation",
+    "Event",
+    "Followup",
+    "FollowupPost",
+    "FollowupStatus",
+    "Initiation",
+    "Language",
+    "Level",
+    "LevelChange",
+    "Official",
+    "PartialDate",
+    "Procedure",
+    "ReasonStated",
+    "Responsibility",
+    "Source",
+    "Text",
+    "Trigger",
+    "YesNoUnknown",
+    "hint",
+    "label_names",
+]
+
+
+class _Labels(StrEnum):
+    """A label set whose members carry a hint for annotators."""
+
+    def __new__(cls, value: str, hint: str = "") -> _Labels:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.hint = hint
+        return member
+
+
+class Category(_Labels):
+    """Relevance: is this a blame-taking resignation, or a near miss?"""
+
+    btr = "btr", "Resigns or is ordered to resign, taking blame (incl. 责令辞职, pressured)"
+    other_resignation = "other_resignation", "Leaves for reasons that are not blame: health, new post, term"
+    dismissal = "dismissal", "Removed, dismissed or prosecuted without a resignation (免职, 撤职)"
+    no_resignation = "no_resignation", "Calls to resign, apologies or refused offers; the official stays"
+    non_public = "non_public", "Private-company or non-state resignation, even if blame-taking"
+
+
+class Trigger(_Labels):
+    """The event blamed."""
+
+    safety_accident = "safety_accident", "Mine, fire, explosion, transport, construction, stampede"
+    disaster_response = "disaster_response", "Failures in responding to a natural disaster"
+    public_health = "public_health", "Epidemics, hospitals, health-system failures"
+    food_drug_safety = "food_drug_safety", "Tainted food, milk, vaccines, drugs"
+    environmental_pollution = "environmental_pollution", "Spills, smog, water or soil pollution"
+    public_order_incident = "public_order_incident", "Mass incidents, protests, petition failures"
+    corruption_financial = "corruption_financial", "Bribes, misuse of funds, financial scandal"
+    personal_misconduct = "personal_misconduct", "Remarks, personal scandals, plagiarism"
+    policy_administrative_failure = "policy_administrative_failure", "Failed policy, administrative error"
+    security_failure = "security_failure", "Security, intelligence, police or military failure"
+    other = "other", "A blamed event that fits no other trigger"
+    none = "none", "No blamed event (e.g. a resignation for a new post)"
+
+
+class Responsibility(_Labels):
+    """The basis of the blame (问责条例 2019 Art. 6; 纪律处分条例)."""
+
+    direct = "direct", "The official's own act or decision caused the failure (直接责任)"
+    leadership_main = "leadership_main", "Head of the body where it happened (主要领导责任)"
+    leadership_deputy = "leadership_deputy", "Deputy in charge of that field (分管, 重要领导责任)"
+    supervisory = "supervisory", "Heads the regulator that failed to supervise (监管责任)"
+    political = "political", "Collective or political responsibility of a government or cabinet head"
+    personal_conduct = "personal_conduct", "The official's own conduct outside the duties of the post"
+    none = "none", "No responsibility is at stake"
+    unclear = "unclear", "Blame is at stake but its basis cannot be told"
+
+
+class Initiation(_Labels):
+    """Who started the exit."""
+
+    self_initiated = "self_initiated", "The official offered to go on his or her own"
+    pressured = "pressured", "Public, media, legislature or party 'required' it"
+    ordered = "ordered", "责令辞职 or an equivalent formal order"
+    not_applicable = "not_applicable", "No resignation took place"
+    unknown = "unknown", "No source says who started it"
+
+
+class AcceptingBody(_Labels):
+    """Who accepted or decided the resignation."""
+
+    legislature_standing_committee = (
+        "legislature_standing_committee",
+        "A people's congress standing committee (地方组织法 2022 Art. 32)",
+    )
+    legislature = "legislature", "A legislature or people's congress in session"
+    party_committee = "party_committee", "A Party committee or the Party Centre"
+    head_of_government = "head_of_government", "Prime minister, premier, State Council, mayor"
+    head_of_state = "head_of_state", "President, monarch, governor-general"
+    board = "board", "A company or enterprise board, or its owner"
+    not_applicable = "not_applicable", "No resignation to accept"
+    unknown = "unknown", "No source says who accepted it"
+
+
+class ReasonStated(_Labels):
+    """Whether the announcement gave the real reason."""
+
+    stated = "stated", "The announcement names the failure or the blame"
+    euphemism = "euphemism", "另有任用, 'personal reasons', 'health' instead of the blame"
+    none = "none", "No reason was given"
+    not_applicable = "not_applicable", "No resignation was announced"
+    unknown = "unknown", "No source says"
+
+
+class YesNoUnknown(_Labels):
+    yes = "yes", "Yes"
+    no = "no", "No"
+    unknown = "unknown", "No source says"
+
+
+class FollowupStatus(_Labels):
+    """What became of the official afterwards (复出)."""
+
+    not_reappointed = "not_reappointed", "No later public post found by searching"
+    reappointed = "reappointed", "Returned to a public post"
+    prosecuted = "prosecuted", "Investigated, tried or sentenced"
+    retired = "retired", "Retired, or left public life by age or choice"
+    not_applicable = "not_applicable", "The official stayed in post (no exit)"
+    unknown = "unknown", "Searching found nothing either way"
+
+
+class LevelChange(_Labels):
+    """Level of a new post against the post left."""
+
+    lower = "lower", "Below the former post"
+    same = "same", "Equivalent to the former post"
+    higher = "higher", "Above the former post"
+    unknown = "unknown", "No source gives the level"
+
+
+class Level(_Labels):
+    """Jurisdiction level of the post left."""
+
+    national = "national", "Central government, ministry, cabinet, national agency"
+    provincial = "provincial", "Province, state, region, special administrative region"
+    municipal = "municipal", "Prefecture-level or large city"
+    county = "county", "County, county-level city, district"
+    township = "township", "Township, town, village"
+    state_owned_enterprise = "state_owned_enterprise", "Head of a state-owned enterprise"
+    private_sector = "private_sector", "Private company or non-state body"
+    other = "other", "Any other public body"
+
+
+class Language(_Labels):
+    zh = "zh", "Chinese"
+    en = "en", "English"
+    ja = "ja", "Japanese"
+    ko = "ko", "Korean"
+    de = "de", "German"
+    fr = "fr", "French"
+    nl = "nl", "Dutch"
+    other = "other", "Another language"
+
+
+#: The label fields learned from text, in the order the models predict them.
+HEADS: dict[str, type[_Labels]] = {
+    "category": Category,
+    "trigger": Trigger,
+    "responsibility": Responsibility,
+    "initiation": Initiation,
+}
+
+
+def label_names(labels: type[_Labels]) -> list[str]:
+    """Return the label names of a label set, in declaration order.
+
+    Examples
+    --------
+    >>> label_names(Category)
+    ['btr', 'other_resignation', 'dismissal', 'no_resignation', 'non_public']
+    """
+    return [member.value for member in labels]
+
+
+def hint(label: _Labels) -> str:
+    """Return the annotator hint of one label."""
+    return label.hint
+
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+@total_ordering
+class PartialDate:
+    """A date known to the year, the month or the day: ``2008``, ``2008-09``, ``2008-09-14``.
+
+    A partial date stands for an interval of days. ``earliest`` and ``latest``
+    bound it; :meth:`certainly_before` and :meth:`days_until` reason on those
+    bounds so that an imprecise date never yields a false certainty. Sorting
+    (``<``) is by the earliest day, then by precision, so that ``2008`` sorts
+    before ``2008-09`` and ``2008-09-14``.
+
+    Examples
+    --------
+    >>> PartialDate("2008-09") < PartialDate("2008-09-14")
+    True
+    >>> PartialDate("2008-09").certainly_before(PartialDate("2008-09-14"))
+    False
+    >>> PartialDate("2008-09-14").days_until(PartialDate("2009-09"))
+    (352, 382)
+    """
+
+    __slots__ = ("day", "month", "year")
+
+    def __init__(self, value: str | PartialDate | dt.date) -> None:
+        if isinstance(value, PartialDate):
+            self.year, self.month, self.day = value.year, value.month, value.day
+            return
+        if isinstance(value, dt.date):
+            self.year, self.month, self.day = value.year, value.month, value.day
+            return
+        match = _DATE_RE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
+        year, month, day = (int(g) if g else None for g in match.groups())
+        if month is not None and not 1 <= month <= 12:
+            raise ValueError(f"{value!r} has no month {month}")
+        if day is not None:
+            dt.date(year, month, day)  # raises ValueError on 2008-02-30
+        self.year, self.month, self.day = year, month, day
+
+    @property
+    def precision(self) -> str:
+        """``"year"``, ``"month"`` or ``"day"``."""
+        if self.day is not None:
+            return "day"
+        return "month" if self.month is not None else "year"
+
+    @property
+    def earliest(self) -> dt.date:
+        """The first day the date may stand for."""
+        return dt.date(self.year, self.month or 1, self.day or 1)
+
+    @property
+    def latest(self) -> dt.date:
+        """The last day the date may stand for."""
+        if self.day is not None:
+            return self.earliest
+        if self.month is None:
+            return dt.date(self.year, 12, 31)
+        first_next = dt.date(self.year + self.month // 12, self.month % 12 + 1, 1)
+        return first_next - dt.timedelta(days=1)
+
+    def certainly_before(self, other: PartialDate) -> bool:
+        """True when every day of ``self`` is before every day of ``other``."""
+        return self.latest < other.earliest
+
+    def certainly_after(self, other: PartialDate) -> bool:
+        """True when every day of ``self`` is after every day of ``other``."""
+        return self.earliest > other.latest
+
+    def days_until(self, other: PartialDate) -> tuple[int, int]:
+        """Bounds ``(least, most)`` on the days from ``self`` to ``other``."""
+        return (
+            (other.earliest - self.latest).days,
+            (other.latest - self.earliest).days,
+        )
+
+    def _key(self) -> tuple[int, int, int]:
+        return (self.year, self.month or 0, self.day or 0)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = PartialDate(other)
+            except ValueError:
+                return NotImplemented
+        if not isinstance(other, PartialDate):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __lt__(self, other: PartialDate) -> bool:
+        if not isinstance(other, PartialDate):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        text = f"{self.year:04d}"
+        if self.month is not None:
+            text += f"-{self.month:02d}"
+        if self.day is not None:
+            text += f"-{self.day:02d}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"PartialDate({str(self)!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def parse(value: Any) -> PartialDate:
+            if isinstance(value, PartialDate | dt.date):
+                return cls(value)
+            if not isinstance(value, str):
+                raise PydanticCustomError("partial_date", "a date must be a string like 2008-09-14")
+            try:
+                return cls(value)
+            except ValueError as err:
+                raise PydanticCustomError("partial_date", str(err)) from err
+
+        return core_schema.no_info_plain_validator_function(
+            parse,
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+            json_schema_input_schema=core_schema.str_schema(pattern=_DATE_RE.pattern),
+        )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Official(_Strict):
+    """Who: the name and the post left, in the original script and in English."""
+
+    name: NonEmpty = Field(description="Name in the original script (张文康, 稲田朋美, Amber Rudd)")
+    name_en: NonEmpty = Field(description="Name in English / romanised")
+    post: NonEmpty = Field(description="Post left, in the original language")
+    post_en: NonEmpty = Field(description="Post left, in English")
+    level: Level
+
+
+class Event(_Strict):
+    """What happened: the event blamed, its date and its harm."""
+
+    date: PartialDate | None = None
+    deaths: Annotated[int, Field(ge=0)] | None = None
+    injured: Annotated[int, Field(ge=0)] | None = None
+    place: str | None = None
+
+
+class Procedure(_Strict):
+    """How the exit happened (the fields the gap rules read)."""
+
+    announced: PartialDate | None = None
+    effective: PartialDate | None = None
+    accepting_body: AcceptingBody = AcceptingBody.unknown
+    reason_stated: ReasonStated = ReasonStated.unknown
+    investigation_before: YesNoUnknown = YesNoUnknown.unknown
+    apology: YesNoUnknown = YesNoUnknown.unknown
+
+
+class FollowupPost(_Strict):
+    """A later public post."""
+
+    date: PartialDate | None = None
+    post: str | None = Field(default=None, description="In the original language")
+    post_en: NonEmpty
+    level_change: LevelChange = LevelChange.unknown
+    disclosed: YesNoUnknown = YesNoUnknown.unknown
+    source_url: HttpUrl | None = None
+
+
+class Followup(_Strict):
+    """What came later (复出). ``posts`` are in date order; the first is the first return."""
+
+    status: FollowupStatus = FollowupStatus.unknown
+    posts: list[FollowupPost] = Field(default_factory=list)
+    legal_followup: YesNoUnknown = Field(
+        default=YesNoUnknown.unknown,
+        description="Was the official later investigated, sanctioned or tried over the event?",
+    )
+
+    @model_validator(mode="after")
+    def _posts_need_reappointment(self) -> Followup:
+        if self.posts and self.status not in (
+            FollowupStatus.reappointed,
+            FollowupStatus.prosecuted,
+            FollowupStatus.retired,
+        ):
+            raise ValueError(f"posts are listed but status is {self.status.value!r}; use 'reappointed'")
+        return self
+
+
+class Text(_Strict):
+    """The case told in both languages, in the project's own words."""
+
+    zh: NonEmpty
+    en: NonEmpty
+
+
+class Source(_Strict):
+    url: HttpUrl
+    publisher: NonEmpty
+    title: str | None = None
+    date: PartialDate | None = None
+    language: Language = Language.en
+
+
+class Annotation(_Strict):
+    """One annotator's labels for a case (curation pass or Label Studio)."""
+
+    annotator: NonEmpty
+    category: Category
+    trigger: Trigger
+    responsibility: Responsibility
+    initiation: Initiation
+    origin: str = Field(default="curation", description="curation, label_studio, ...")
+    blind: bool = Field(default=False, description="Made without seeing the other labels")
+
+
+class Curation(_Strict):
+    verified: bool = False
+    notes: str = ""
+    annotations: list[Annotation] = Field(default_factory=list)
+
+
+_ID_RE = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+
+
+class Case(_Strict):
+    """One official's exit (or non-exit) over one event.
+
+    Several officials leaving over one event are several cases sharing one
+    ``event_id``. The four heads (``category``, ``trigger``,
+    ``responsibility``, ``initiation``) are the labels models learn from text.
+    """
+
+    id: Annotated[str, Field(pattern=_ID_RE, description="Stable case id, e.g. cn-2008-meng-xuenong")]
+    event_id: Annotated[str, Field(pattern=_ID_RE)]
+    category: Category
+    country: Annotated[str, Field(description="ISO 3166-1 alpha-2 code (CN, HK, TW, JP, GB, ...)")]
+    official: Official
+    event: Event = Field(default_factory=Event)
+    trigger: Trigger
+    responsibility: Responsibility
+    initiation: Initiation
+    procedure: Procedure = Field(default_factory=Procedure)
+    followup: Followup = Field(default_factory=Followup)
+    text: Text
+    sources: Annotated[list[Source], Field(min_length=1)]
+    curation: Curation = Field(default_factory=Curation)
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str) -> str:
+        if pycountry.countries.get(alpha_2=value) is None or value != value.upper():
+            raise PydanticCustomError(
+                "country", "{value!r} is not an ISO 3166-1 alpha-2 code", {"value": value}
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Case:
+        chain = [
+            ("event.date", self.event.date),
+            ("procedure.announced", self.procedure.announced),
+            ("procedure.effective", self.procedure.effective),
+        ]
+        chain += [(f"followup.posts.{i}.date", p.date) for i, p in enumerate(self.followup.posts)]
+        known = [(name, d) for name, d in chain if d is not None]
+        for (first, a), (second, b) in pairwise(known):
+            if a.certainly_after(b):
+                raise PydanticCustomError(
+                    "date_order",
+                    "dates out of order: {first} {a} is after {second} {b}",
+                    {"first": first, "a": str(a), "second": second, "b": str(b)},
+                )
+        return self
+
+    def head(self, name: str) -> str:
+        """Return the label of one head as a string."""
+        return str(getattr(self, name).value)
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise with a stable key order (the declaration order) and explicit nulls."""
+        return self.model_dump(mode="json")

@@ -229,3 +229,13 @@ def test_checked_in_corpus_is_canonical(corpus_path, tmp_path):
     """The file on disk is exactly what write_cases produces: sorted, stable keys, one per line."""
     rewritten = write_cases(load_cases(corpus_path), tmp_path / "c.jsonl")
     assert rewritten.read_bytes() == corpus_path.read_bytes()
+
+
+def test_checked_in_corpus_summaries_have_news_lead_length(corpus_path):
+    """Curation policy (issue 3): text.en 60-200 words, text.zh 100-350 characters."""
+    too_short_or_long = [
+        (c.id, len(c.text.en.split()), len("".join(c.text.zh.split())))
+        for c in load_cases(corpus_path)
+        if not 60 <= len(c.text.en.split()) <= 200 or not 100 <= len("".join(c.text.zh.split())) <= 350
+    ]
+    assert too_short_or_long == []

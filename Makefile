@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv ls-venv chromium demo test lint format bench annotate clean
+.PHONY: help venv ls-venv chromium demo test lint format bench annotate datasheet clean
 
 help:
 	@echo "make demo      set up .venv, validate the corpus, train and evaluate the default model,"
@@ -75,3 +75,6 @@ annotate: $(STAMP) $(LS_STAMP)
 
 clean:
 	rm -rf build .pytest_cache
+
+datasheet: $(STAMP)
+	$(BIN)/python -m btr.datasheet corpus/DATASHEET.md

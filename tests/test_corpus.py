@@ -239,3 +239,20 @@ def test_checked_in_corpus_summaries_have_news_lead_length(corpus_path):
         if not 60 <= len(c.text.en.split()) <= 200 or not 100 <= len("".join(c.text.zh.split())) <= 350
     ]
     assert too_short_or_long == []
+
+
+def test_datasheet_tables_match_the_corpus(corpus_path):
+    from pathlib import Path
+
+    from btr.datasheet import render_datasheet
+
+    sheet = Path(__file__).parents[1] / "corpus" / "DATASHEET.md"
+    text = sheet.read_text(encoding="utf-8")
+    assert render_datasheet(text, load_cases(corpus_path)) == text, "run `make datasheet`"
+
+
+def test_double_annotation_is_blind_and_covers_the_floor(corpus_path):
+    doubled = [c for c in load_cases(corpus_path) if any(a.blind for a in c.curation.annotations)]
+    assert len(doubled) >= 80
+    for case in doubled:
+        assert {a.annotator for a in case.curation.annotations} >= {"curator", "blind-2"}

@@ -54,13 +54,13 @@ demo: $(STAMP)
 	$(BIN)/python -m btr.demo --out $(OUT)
 
 test: $(STAMP) $(LS_STAMP) chromium
-	$(BIN)/ruff check btr tests benchmarks
-	$(BIN)/ruff format --check btr tests benchmarks
+	$(BIN)/ruff check btr tests $(wildcard benchmarks/*.py)
+	$(BIN)/ruff format --check btr tests $(wildcard benchmarks/*.py)
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check btr tests benchmarks
-	$(BIN)/ruff format --check btr tests benchmarks
+	$(BIN)/ruff check btr tests $(wildcard benchmarks/*.py)
+	$(BIN)/ruff format --check btr tests $(wildcard benchmarks/*.py)
 
 format: $(STAMP)
 	$(BIN)/ruff format btr tests benchmarks

@@ -126,6 +126,22 @@ def corpus_merge(sources: tuple[Path, ...], into: Path | None, replace: bool) ->
     click.echo(", ".join(f"{k} {len(v)}" for k, v in report.items()), err=True)
 
 
+@corpus.command("adjudicate", context_settings=CONTEXT)
+@click.argument("decisions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--into", type=_corpus_path, default=None, help="Corpus to change [default: corpus/cases.jsonl]."
+)
+@click.option("--by", default="lead", help="Who decided (written into the case notes).")
+def corpus_adjudicate(decisions: Path, into: Path | None, by: str) -> None:
+    """Apply a JSON file of adjudication decisions to the corpus, noting each change in the case."""
+    from btr.corpus import adjudicate
+
+    report = adjudicate(decisions, into=into or _default_corpus(), by=by)
+    click.echo(", ".join(f"{k} {len(v)}" for k, v in report.items()), err=True)
+    for cid in report["missing"]:
+        click.echo(f"warning: no case {cid!r} in the corpus", err=True)
+
+
 # --------------------------------------------------------------------------- gaps
 
 

@@ -21,6 +21,7 @@ from btr.schema import HEADS, Case, label_names
 
 __all__ = [
     "DEFAULT_CORPUS",
+    "adjudicate",
     "case_rows",
     "corpus_hash",
     "export",
@@ -256,6 +257,73 @@ def merge(
         raise DataError(problems, f"nothing merged: {len(problems)} problem(s)")
     current.update({cid: case for cid, (case, _) in incoming.items()})
     write_cases(current.values(), into)
+    return report
+
+
+def _set_path(record: dict[str, Any], dotted: str, value: Any) -> Any:
+    node: Any = record
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        old, node[int(leaf)] = node[int(leaf)], value
+    else:
+        old, node[leaf] = node.get(leaf), value
+    return old
+
+
+def adjudicate(
+    decisions: str | Path, *, into: str | Path = DEFAULT_CORPUS, by: str = "lead"
+) -> dict[str, list[str]]:
+    """Apply a file of adjudication decisions to the corpus, atomically.
+
+    The file is JSON: ``{"date": "YYYY-MM-DD", "decisions": {case_id: {field: value, ...,
+    "rule": "guideline rule", "why": "reason"}}}``. A field is a top-level name or a dotted path
+    (``procedure.reason_stated``, ``followup.posts``). Each case that changes gets a note
+    ``ADJUDICATED (by, date): old -> new per rule; why`` in ``curation.notes``. Applying the same
+    file twice changes nothing.
+
+    Returns
+    -------
+    dict
+        ``{"changed": [...], "unchanged": [...], "missing": [...]}`` case ids.
+    """
+    spec = json.loads(Path(decisions).read_text(encoding="utf-8"))
+    date = spec.get("date", "")
+    cases = {c.id: c for c in load_cases(into)}
+    report: dict[str, list[str]] = {"changed": [], "unchanged": [], "missing": []}
+    problems: list[Problem] = []
+    for cid, decision in spec["decisions"].items():
+        if cid not in cases:
+            report["missing"].append(cid)
+            continue
+        decision = dict(decision)
+        rule, why = decision.pop("rule", ""), decision.pop("why", "")
+        record = cases[cid].to_json()
+        changes = []
+        for dotted, value in decision.items():
+            old = _set_path(record, dotted, value)
+            if old != value:
+                changes.append(
+                    f"{dotted} {json.dumps(old, ensure_ascii=False)[:60]} -> {json.dumps(value, ensure_ascii=False)[:60]}"
+                )
+        if not changes:
+            report["unchanged"].append(cid)
+            continue
+        record["curation"]["notes"] += (
+            f" ADJUDICATED ({by}, {date}): {'; '.join(changes)}"
+            + (f" per guideline {rule}" if rule else "")
+            + (f"; {why}" if why else "")
+            + "."
+        )
+        case, bad = _parse(record, str(decisions), 0)
+        problems += [Problem(p.file, None, f"{cid}.{p.field}", p.message) for p in bad]
+        if case is not None:
+            cases[cid] = case
+            report["changed"].append(cid)
+    if problems:
+        raise DataError(problems, f"nothing adjudicated: {len(problems)} problem(s) in {decisions}")
+    write_cases(cases.values(), into)
     return report
 
 

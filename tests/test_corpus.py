@@ -256,3 +256,47 @@ def test_double_annotation_is_blind_and_covers_the_floor(corpus_path):
     assert len(doubled) >= 80
     for case in doubled:
         assert {a.annotator for a in case.curation.annotations} >= {"curator", "blind-2"}
+
+
+def test_adjudicate_applies_notes_and_is_idempotent(tmp_path, synthetic_cases):
+    from btr.corpus import adjudicate
+
+    path = write_cases(synthetic_cases[:3], tmp_path / "c.jsonl")
+    decisions = tmp_path / "d.json"
+    decisions.write_text(
+        json.dumps(
+            {
+                "date": "2026-01-02",
+                "decisions": {
+                    "xx-000": {
+                        "initiation": "self_initiated",
+                        "procedure.apology": "yes",
+                        "rule": "D18",
+                        "why": "source says so",
+                    },
+                    "xx-404": {"trigger": "other"},
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert adjudicate(decisions, into=path) == {"changed": ["xx-000"], "unchanged": [], "missing": ["xx-404"]}
+    case = {c.id: c for c in load_cases(path)}["xx-000"]
+    assert case.initiation.value == "self_initiated" and case.procedure.apology.value == "yes"
+    assert 'ADJUDICATED (lead, 2026-01-02): initiation "pressured" -> "self_initiated"' in case.curation.notes
+    before = path.read_bytes()
+    assert adjudicate(decisions, into=path)["unchanged"] == ["xx-000"]
+    assert path.read_bytes() == before
+
+
+def test_adjudicate_refuses_invalid_values(tmp_path, synthetic_cases):
+    from btr.corpus import adjudicate
+
+    path = write_cases(synthetic_cases[:2], tmp_path / "c.jsonl")
+    before = path.read_bytes()
+    decisions = tmp_path / "d.json"
+    decisions.write_text(json.dumps({"decisions": {"xx-001": {"trigger": "earthquake"}}}), encoding="utf-8")
+    with pytest.raises(DataError, match="nothing adjudicated") as info:
+        adjudicate(decisions, into=path)
+    assert info.value.problems[0].field == "xx-001.trigger"
+    assert path.read_bytes() == before

@@ -37,7 +37,9 @@ def _as_tuple(row: Sequence[Any] | Mapping[str, Any], index: int) -> tuple[str, 
         try:
             values = tuple(row[c] for c in _COLUMNS)
         except KeyError as err:
-            raise InputError(f"rating {index}: missing column {err.args[0]!r} (need {', '.join(_COLUMNS)})") from err
+            raise InputError(
+                f"rating {index}: missing column {err.args[0]!r} (need {', '.join(_COLUMNS)})"
+            ) from err
     else:
         values = tuple(row)
         if len(values) != 4:
@@ -184,7 +186,9 @@ def format_agreement(report: Mapping[str, Any]) -> str:
     """Render an :func:`agreement` report as two plain-text tables."""
     lines = [f"{'field':<16}{'alpha':>7}{'items':>7}{'annotators':>12}  note"]
     for field, row in report["fields"].items():
-        lines.append(f"{field:<16}{_fmt(row['alpha']):>7}{row['items']:>7}{row['annotators']:>12}  {row['note']}")
+        lines.append(
+            f"{field:<16}{_fmt(row['alpha']):>7}{row['items']:>7}{row['annotators']:>12}  {row['note']}"
+        )
     lines += ["", f"{'field':<16}{'annotator pair':<40}{'kappa':>7}{'items':>7}  note"]
     for row in report["pairs"]:
         pair = f"{row['a']} / {row['b']}"

@@ -43,8 +43,8 @@ $(LS_STAMP):
 ls-venv: $(LS_STAMP)
 
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the report test"; \
+	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || { \
+	  echo "installing Debian's chromium and CJK fonts for the report test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
 	  || { echo "could not install chromium (needs root and Debian's package lists)"; exit 1; }; }
 

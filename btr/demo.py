@@ -22,7 +22,21 @@ def step_gaps(out: Path, corpus: Path = DEFAULT_CORPUS) -> dict:
     return {"report": result["report"], "flags": flags}
 
 
-STEPS = {"gaps": step_gaps}
+SAMPLES = DEFAULT_CORPUS.parent / "samples"
+
+
+def step_tag(out: Path, samples: Path = SAMPLES, model: Path = Path("models/default")) -> dict:
+    """Tag the sample news articles (JSONL, HTML and a GBK text file) and tabulate the categories."""
+    from btr.tag import tag
+
+    result = tag(
+        [samples], model=model, out=out / "tags.jsonl", rejects=out / "tag_rejects.jsonl", quiet=True
+    )
+    table = "".join(f"\n    {label:<20}{count:>4}" for label, count in result.table())
+    return {"output": result.out, "tagged": result.tagged, "rejected": result.rejected, "categories": table}
+
+
+STEPS = {"tag": step_tag, "gaps": step_gaps}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,3 +68,62 @@ def synthetic_cases(good_record) -> list[Case]:
 def corpus_path() -> Path:
     """The checked-in corpus."""
     return DEFAULT_CORPUS
+
+
+# ------------------------------------------------------------------ Label Studio server
+
+#: Test-only credentials of the throwaway servers (never a real account).
+LS_TEST_USER = "admin@btr.test"
+LS_TEST_PASSWORD = "btr-test-password"
+LS_TEST_TOKEN = "b7e5c0ffee0123456789abcdef0123456789abcd"
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """A real Label Studio (the version pinned in btr.annotate) on 127.0.0.1, on a free port.
+
+    The first session builds a migrated template data directory under
+    ``build/`` (about 30 s); each session copies it and starts in a few
+    seconds. The template is never used directly. Stopped with SIGTERM.
+    """
+    from btr.annotate import LABEL_STUDIO_VERSION, ROOT, LabelStudioServer
+
+    creds = {"username": LS_TEST_USER, "password": LS_TEST_PASSWORD, "token": LS_TEST_TOKEN}
+    template = ROOT / "build" / f"label-studio-{LABEL_STUDIO_VERSION}-test-template"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    server = LabelStudioServer(tmp_path_factory.mktemp("label-studio"), template=template, **creds)
+    server.init_template(template)
+    server.start()
+    yield server
+    server.stop()
+
+
+# ------------------------------------------------------------------ models
+
+MODEL_CASES = DATA / "model_cases.jsonl"
+
+
+@pytest.fixture(scope="session")
+def model_cases_path() -> Path:
+    """71 real cases in 46 events (a snapshot of curated cases, all five categories): model tests' data."""
+    return MODEL_CASES
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory) -> Path:
+    """A random 2-layer BERT with a WordPiece tokenizer trained on the test cases' texts; nothing downloaded."""
+    from btr.corpus import case_rows, load_cases
+    from btr.models import make_tiny_base_model
+
+    texts = [row["text"] for case in load_cases(MODEL_CASES) for row in case_rows(case)]
+    return make_tiny_base_model(tmp_path_factory.mktemp("tiny-bert"), texts, vocab_size=2000)
+
+
+@pytest.fixture(scope="session")
+def linear_model_dir(tmp_path_factory, model_cases_path) -> Path:
+    """A linear model trained on the test cases (session-wide: tests must not modify it)."""
+    from btr.models import train
+
+    out = tmp_path_factory.mktemp("models") / "linear"
+    train(kind="linear", out=out, cases=model_cases_path, quiet=True)
+    return out

@@ -1,0 +1,110 @@
+"""Keyword rules: per head, keyword lists in Chinese and English (``btr/data/keywords.json``).
+
+They serve twice: as the keyword-rule baseline of :mod:`btr.evaluate`
+(:func:`predict_rules`), and as a few dozen lexicon features of the linear model
+(:func:`keyword_counts`), which carry what the codebook knows about each label to
+texts whose wording the small corpus never showed.
+
+A label scores one point per distinct keyword found in the normalised text
+(:func:`btr.text.normalize`, lower-cased); the highest score wins, ties go to the
+label listed first, and a text with no hit gets the head's default label. Latin
+keywords match whole words with an optional -s, -es, -ed or -ing ("protest" matches
+"protested"; "fire" does not match "fired").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from btr.schema import HEADS, label_names
+from btr.text import normalize
+
+__all__ = ["keyword_columns", "keyword_counts", "keyword_rules", "predict_rules"]
+
+
+@lru_cache(maxsize=1)
+def keyword_rules() -> dict[str, dict]:
+    """The rules, checked against the schema: ``{head: {"default": label, "labels": {label: [words]}}}``."""
+    raw = json.loads(resources.files("btr").joinpath("data/keywords.json").read_text(encoding="utf-8"))
+    rules = {}
+    for head, labels in HEADS.items():
+        names = label_names(labels)
+        spec = raw[head]
+        unknown = [label for label in [spec["default"], *spec["labels"]] if label not in names]
+        if unknown:
+            raise ValueError(f"btr/data/keywords.json: {head}: labels not in the schema: {unknown}")
+        rules[head] = {
+            "default": spec["default"],
+            "labels": {
+                label: [normalize(w).lower() for w in words] for label, words in spec["labels"].items()
+            },
+        }
+    return rules
+
+
+@lru_cache(maxsize=1)
+def keyword_columns() -> list[tuple[str, str]]:
+    """The ``(head, label)`` of each column of :func:`keyword_counts`, in rule order."""
+    return [
+        (head, label)
+        for head, spec in keyword_rules().items()
+        for label, words in spec["labels"].items()
+        if words
+    ]
+
+
+@lru_cache(maxsize=1)
+def _matcher() -> tuple[re.Pattern[str], dict[str, list[int]]]:
+    """One regular expression for every keyword, and the columns each keyword counts for."""
+    columns = {pair: i for i, pair in enumerate(keyword_columns())}
+    owners: dict[str, list[int]] = {}
+    for head, spec in keyword_rules().items():
+        for label, words in spec["labels"].items():
+            for word in words:
+                owners.setdefault(word, []).append(columns[(head, label)])
+    words = sorted(owners, key=len, reverse=True)
+    latin = "|".join(re.escape(w) for w in words if w.isascii())
+    cjk = "|".join(re.escape(w) for w in words if not w.isascii())
+    # a lookahead finds overlapping keywords too (事故 inside 安全事故); Latin words match whole,
+    # with an optional inflection
+    return re.compile(rf"(?=(?<![a-z])({latin})(?:s|es|ed|ing)?(?![a-z])|({cjk}))"), owners
+
+
+def keyword_counts(texts: Sequence[str], *, folded: bool = False) -> np.ndarray:
+    """Distinct keywords found per text and ``(head, label)`` column (:func:`keyword_columns`).
+
+    ``folded=True`` says the texts are already ``normalize(text).lower()``.
+    """
+    pattern, owners = _matcher()
+    counts = np.zeros((len(texts), len(keyword_columns())), dtype=np.float32)
+    for i, text in enumerate(texts):
+        found = {latin or cjk for latin, cjk in pattern.findall(text if folded else normalize(text).lower())}
+        for word in found:
+            for column in owners[word]:
+                counts[i, column] += 1
+    return counts
+
+
+def predict_rules(texts: Sequence[str]) -> dict[str, list[str]]:
+    """Per head, the keyword-rule label of each text.
+
+    Examples
+    --------
+    >>> predict_rules(["卫生部长因非典疫情引咎辞职"])["trigger"]
+    ['public_health']
+    """
+    counts = keyword_counts(texts)
+    columns = keyword_columns()
+    out: dict[str, list[str]] = {}
+    for head, spec in keyword_rules().items():
+        idx = [i for i, (h, _) in enumerate(columns) if h == head]
+        scores = counts[:, idx]
+        best = scores.argmax(axis=1)  # the first maximum: ties go to the label listed first
+        out[head] = [columns[idx[j]][1] if scores[i, j] > 0 else spec["default"] for i, j in enumerate(best)]
+    return out

@@ -1,0 +1,434 @@
+"""Batch tagging of news articles (btr tag). Owned by the tag developer.
+
+:func:`tag` streams articles from :func:`btr.readers.read_articles` in batches
+through one model's ``predict_proba`` and writes one record per article:
+
+.. code-block:: json
+
+    {"id": "a1", "is_btr": true,
+     "category": {"label": "btr", "score": 0.91},
+     "trigger": {"label": "safety_accident", "score": 0.97},
+     "responsibility": {"label": "leadership_main", "score": 0.62},
+     "initiation": {"label": "self_initiated", "score": 0.71},
+     "explanation": "..."}
+
+(``explanation``, the sentence that most supports the category, only with
+``explain=True``.) In CSV the heads become ``category`` and ``category_score``
+columns and so on. Scores are rounded to 4 decimals.
+
+Memory stays flat: at most one batch of articles (``engine="local"``) or a few
+batches per worker (``engine="dask"``) is held at a time. Records that cannot be
+read go to the rejects file and are counted; ``strict=True`` stops at the first.
+Both engines run the same :func:`tag_batch` on the same batches, so their outputs
+are identical.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from btr.errors import DataError, InputError, Problem, ServiceError, require
+from btr.readers import Article, read_articles
+
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MODEL", "FORMATS", "TagSummary", "tag", "tag_batch"]
+
+DEFAULT_MODEL = Path("models/default")
+DEFAULT_BATCH_SIZE = 512
+FORMATS = ("jsonl", "csv")
+ENGINES = ("local", "dask")
+_SCORE_DIGITS = 4
+_SHOWN_PROBLEMS = 5
+
+
+@dataclass
+class TagSummary:
+    """What a :func:`tag` run did; :meth:`describe` renders it for the end of the CLI run."""
+
+    out: str
+    rejects: str | None
+    model: str
+    engine: str
+    tagged: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    categories: Counter = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def articles_per_second(self) -> float:
+        return self.tagged / self.seconds if self.seconds > 0 else 0.0
+
+    def table(self) -> list[tuple[str, int]]:
+        """Articles tagged per category label, most frequent first."""
+        return self.categories.most_common()
+
+    def describe(self) -> str:
+        """A few lines for stderr: counts, speed, categories and the first rejected records."""
+        lines = [
+            f"tagged {self.tagged}, skipped {self.skipped} (already in the output), rejected {self.rejected}"
+            f" in {self.seconds:.1f} s ({self.articles_per_second:,.0f} articles/s, {self.engine} engine,"
+            f" model {self.model})"
+        ]
+        lines += [f"  {label:<20}{count:>8}" for label, count in self.table()]
+        if self.rejected:
+            where = f"all in {self.rejects}" if self.rejects else "keep them all with --rejects FILE"
+            lines.append(f"rejected records ({where}):")
+            lines += [f"  {p}" for p in self.problems]
+            if self.rejected > len(self.problems):
+                lines.append(f"  ... and {self.rejected - len(self.problems)} more")
+        return "\n".join(lines)
+
+
+def tag_batch(
+    model: Any, ids: Sequence[str], texts: Sequence[str], *, explain: bool = False
+) -> list[dict[str, Any]]:
+    """The output records of one batch: one ``predict_proba`` call for all texts.
+
+    Parameters
+    ----------
+    model : btr.models.Model
+        A loaded model (anything with ``heads``, ``predict_proba`` and ``explain``).
+    ids, texts : sequences of str
+        The articles, in the same order.
+    explain : bool
+        Add ``explanation``: the sentence of the original text that most supports the category.
+
+    Examples
+    --------
+    >>> from btr.models import load_model                      # doctest: +SKIP
+    >>> tag_batch(load_model("models/default"), ["a1"], ["部长引咎辞职"])[0]["is_btr"]  # doctest: +SKIP
+    True
+    """
+    proba = model.predict_proba(list(texts))
+    heads = model.heads
+    best = {head: p.argmax(axis=1) for head, p in proba.items()}
+    records = []
+    for i, id_ in enumerate(ids):
+        labels = {head: heads[head][int(best[head][i])] for head in proba}
+        record: dict[str, Any] = {"id": id_, "is_btr": labels.get("category") == "btr"}
+        for head, p in proba.items():
+            score = float(p[i, best[head][i]])
+            record[head] = {"label": labels[head], "score": round(score, _SCORE_DIGITS)}
+        if explain:
+            record["explanation"] = model.explain(texts[i])
+        records.append(record)
+    return records
+
+
+def tag(
+    inputs: Iterable[str | Path],
+    *,
+    model: str | Path = DEFAULT_MODEL,
+    out: str | Path | TextIO | None = None,
+    format: str = "jsonl",
+    text_field: str = "text",
+    id_field: str = "id",
+    explain: bool = False,
+    rejects: str | Path | None = None,
+    strict: bool = False,
+    resume: bool = False,
+    quiet: bool | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> TagSummary:
+    """Tag every article of ``inputs`` with ``model`` and write one record per article.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        JSONL or CSV files, ``.txt`` / ``.html`` files, directories, glob patterns, or
+        ``-`` for stdin (see :mod:`btr.readers`).
+    model : path
+        A model directory (:func:`btr.models.load_model`).
+    out : path, text stream or None
+        Where the records go; ``None`` or ``"-"`` is stdout.
+    format : {"jsonl", "csv"}
+    text_field, id_field : str
+        JSON keys or CSV columns of the text and the id.
+    explain : bool
+        Add the sentence that most supports the category (one extra prediction per sentence).
+    rejects : path, optional
+        Write each record that cannot be read (file, line, field, reason) here as JSONL.
+    strict : bool
+        Stop at the first bad record: :class:`btr.errors.DataError` (exit 1), after writing
+        the records read before it.
+    resume : bool
+        Append to ``out``, skipping articles whose id it already holds (a half-written
+        last line, from a run that was killed, is dropped first).
+    quiet : bool, optional
+        No progress bar; default from ``BTR_QUIET``.
+    batch_size : int
+        Articles per ``predict_proba`` call, and per Dask task.
+    engine : {"local", "dask"}
+        ``dask`` sends batches to a dask.distributed cluster: ``scheduler`` (an address)
+        or a LocalCluster of ``workers`` processes (default: one per core).
+
+    Returns
+    -------
+    TagSummary
+
+    Examples
+    --------
+    >>> summary = tag(["corpus/samples/news.jsonl"], out="build/tags.jsonl")  # doctest: +SKIP
+    >>> summary.table()                                                      # doctest: +SKIP
+    [('btr', 6), ('other_resignation', 3), ...]
+    """
+    from tqdm.auto import tqdm
+
+    from btr.models import load_model, quiet_default
+
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, not {batch_size}")
+    to_stdout = out is None or str(out) == "-"
+    if resume and (to_stdout or not isinstance(out, str | Path)):
+        raise InputError("--resume needs an output file (-o OUT) to read the finished ids from")
+    loaded = load_model(model)
+    done = _finished_ids(Path(out), format, id_field="id") if resume else set()
+    header = not (resume and Path(out).exists() and Path(out).stat().st_size > 0)
+    summary = TagSummary(
+        out="<stdout>"
+        if to_stdout
+        else str(out if isinstance(out, str | Path) else getattr(out, "name", out)),
+        rejects=str(rejects) if rejects else None,
+        model=loaded.version,
+        engine=engine,
+    )
+    started = time.perf_counter()
+    with (
+        _open_output(out, resume) as stream,
+        open(rejects, "w", encoding="utf-8") if rejects else io.StringIO() as rejects_stream,
+    ):
+        writer = _writer(stream, format, list(loaded.heads), explain, header=header)
+        stop: list[Problem] = []
+
+        def on_problem(problem: Problem) -> bool:
+            summary.rejected += 1
+            if len(summary.problems) < _SHOWN_PROBLEMS:
+                summary.problems.append(problem)
+            rejects_stream.write(json.dumps(_reject_record(problem), ensure_ascii=False) + "\n")
+            if strict:
+                stop.append(problem)
+            return not strict
+
+        def on_skip() -> None:
+            summary.skipped += 1
+
+        items = read_articles(inputs, text_field=text_field, id_field=id_field)
+        batches = _batches(items, batch_size, done, on_problem, on_skip)
+        bar = tqdm(
+            desc="tagging", unit=" articles", file=sys.stderr, disable=quiet_default(quiet), smoothing=0.1
+        )
+        try:
+            if engine == "local":
+                results: Iterator[list[dict]] = (
+                    tag_batch(loaded, [a.id for a in b], [a.text for a in b], explain=explain)
+                    for b in batches
+                )
+            else:
+                results = _dask_results(loaded, batches, explain, scheduler=scheduler, workers=workers)
+            for records in results:
+                writer(records)
+                stream.flush()
+                summary.tagged += len(records)
+                summary.categories.update(r["category"]["label"] for r in records if "category" in r)
+                bar.update(len(records))
+        finally:
+            bar.close()
+            summary.seconds = time.perf_counter() - started
+    if stop:
+        raise DataError(
+            stop, summary=f"stopped at the first bad record (--strict); {summary.tagged} tagged before it"
+        )
+    return summary
+
+
+def _batches(
+    items: Iterable[Article | Problem],
+    size: int,
+    done: set[str],
+    on_problem,
+    on_skip,
+) -> Iterator[list[Article]]:
+    """Lists of at most ``size`` articles not yet done; ``on_problem`` returning False stops
+    the stream after the articles read before that problem."""
+    batch: list[Article] = []
+    for item in items:
+        if isinstance(item, Problem):
+            if not on_problem(item):
+                break
+            continue
+        if item.id in done:
+            on_skip()
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _dask_results(
+    model: Any,
+    batches: Iterator[list[Article]],
+    explain: bool,
+    *,
+    scheduler: str | None,
+    workers: int | None,
+) -> Iterator[list[dict]]:
+    """Run :func:`tag_batch` on a dask.distributed cluster, yielding results in input order.
+
+    The model is sent to every worker once (workers need no access to the model
+    directory); at most two batches per worker are in flight, so memory stays flat.
+    """
+    distributed = require("distributed", "dask")
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = distributed.LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+        client = distributed.Client(scheduler or cluster, set_as_default=False, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        if cluster is not None:
+            cluster.close()
+        raise ServiceError(f"cannot reach the Dask scheduler {scheduler or 'LocalCluster'}: {err}") from err
+    try:
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        remote_model = client.scatter(model, broadcast=True, hash=False)
+        window: deque = deque()
+        for batch in batches:
+            ids, texts = [a.id for a in batch], [a.text for a in batch]
+            window.append(client.submit(tag_batch, remote_model, ids, texts, explain=explain, pure=False))
+            if len(window) > 2 * n_workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ------------------------------------------------------------------ output
+
+
+def _open_output(out: str | Path | TextIO | None, resume: bool):
+    if out is None or str(out) == "-":
+        return _Borrowed(sys.stdout)
+    if not isinstance(out, str | Path):
+        return _Borrowed(out)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "a" if resume else "w", encoding="utf-8", newline="")
+
+
+class _Borrowed:
+    """A stream the caller owns: used as a context manager without closing it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> TextIO:
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.flush()
+
+
+def _writer(stream: TextIO, format: str, heads: list[str], explain: bool, *, header: bool):
+    if format == "jsonl":
+
+        def write_jsonl(records: list[dict]) -> None:
+            stream.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+        return write_jsonl
+    columns = ["id", "is_btr"] + [c for head in heads for c in (head, f"{head}_score")]
+    if explain:
+        columns.append("explanation")
+    writer = csv.writer(stream, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+
+    def write_csv(records: list[dict]) -> None:
+        for r in records:
+            row = [r["id"], "true" if r["is_btr"] else "false"]
+            for head in heads:
+                row += [r[head]["label"], r[head]["score"]]
+            if explain:
+                row.append(r.get("explanation") or "")
+            writer.writerow(row)
+
+    return write_csv
+
+
+def _reject_record(problem: Problem) -> dict[str, Any]:
+    return {"file": problem.file, "line": problem.line, "field": problem.field, "reason": problem.message}
+
+
+def _finished_ids(path: Path, format: str, *, id_field: str) -> set[str]:
+    """Ids already in an output file; a half-written last line is cut off first."""
+    if not path.exists() or path.stat().st_size == 0:
+        return set()
+    _truncate_partial_line(path)
+    done: set[str] = set()
+    with open(path, encoding="utf-8", newline="") as stream:
+        if format == "csv":
+            reader = csv.DictReader(stream)
+            if reader.fieldnames is None or id_field not in reader.fieldnames:
+                raise InputError(
+                    f"{path}: cannot resume, it is not a CSV written by btr tag (no {id_field!r} column)"
+                )
+            done.update(row[id_field] for row in reader)
+            return done
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                done.add(str(json.loads(line)[id_field]))
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise InputError(
+                    f"{path}:{number}: cannot resume, this line is not a JSONL record of btr tag ({err})"
+                ) from err
+    return done
+
+
+def _truncate_partial_line(path: Path) -> None:
+    with open(path, "rb+") as stream:
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(size - 1)
+        if stream.read(1) == b"\n":
+            return
+        # Scan back in blocks for the last newline: the file may be large.
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            stream.seek(start)
+            block = stream.read(end - start)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                stream.truncate(start + cut + 1)
+                return
+            end = start
+        stream.truncate(0)

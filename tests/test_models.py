@@ -1,0 +1,335 @@
+"""btr.text, btr.rules and btr.models: features, the two estimators, saving and loading, train/evaluate CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import skops.io as sio
+from click.testing import CliRunner
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import check_estimator
+
+from btr.cli import main
+from btr.corpus import case_rows, load_cases, split_cases
+from btr.errors import InputError, ModelError
+from btr.evaluate import _majority, _scores
+from btr.models import (
+    NOT_APPLICABLE,
+    LinearModel,
+    TransformerModel,
+    load_model,
+    render_card,
+    rows_to_xy,
+    train,
+)
+from btr.rules import keyword_counts, predict_rules
+from btr.schema import HEADS, label_names
+from btr.text import analyze, normalize, sentences
+
+
+def _xy(cases):
+    return rows_to_xy([row for case in cases for row in case_rows(case)])
+
+
+# ------------------------------------------------------------------ text
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("衛生部長張文康引咎辭職", "卫生部长张文康引咎辞职"),
+        ("國務院同意孟學農辭去山西省省長職務", "国务院同意孟学农辞去山西省省长职务"),
+        ("ＡＢＣ　１２３", "ABC 123"),  # full-width letters, digits and space
+        ("  resigned \n\t over   the blast ", "resigned over the blast"),
+        ("已是简体", "已是简体"),
+    ],
+)
+def test_normalize_folds_script_width_and_space(raw, folded):
+    assert normalize(raw) == folded
+
+
+def test_traditional_and_simplified_give_the_same_features():
+    assert analyze("香港保安局局長辭職") == analyze("香港保安局局长辞职")
+
+
+def test_analyze_keeps_scripts_apart():
+    features = analyze("部长 resigned 辞职")
+    assert "部长" in features and "辞职" in features and "resigned" in features
+    assert not any(" " in f and not f.isascii() for f in features)  # no bigram spans a CJK run
+    assert "长辞" not in features  # no character n-gram spans the English word
+    assert "~resig" in features
+
+
+def test_sentences_return_spans_of_the_original():
+    text = "He resigned on Monday. The mine had flooded.礦難後他辭職。"
+    parts = [text[a:b] for a, b in sentences(text)]
+    assert parts == ["He resigned on Monday.", "The mine had flooded.礦難後他辭職。"] or parts == [
+        "He resigned on Monday.",
+        "The mine had flooded.",
+        "礦難後他辭職。",
+    ]
+
+
+# ------------------------------------------------------------------ keyword rules
+
+
+@pytest.mark.parametrize(
+    ("text", "head", "label"),
+    [
+        ("卫生部长因非典疫情引咎辞职", "trigger", "public_health"),
+        ("The minister resigned after the mine explosion killed 30 miners", "trigger", "safety_accident"),
+        ("市长被免职", "category", "dismissal"),
+        ("The mayor refused to resign despite the calls", "category", "no_resignation"),
+        ("He was ordered to resign by the party committee", "initiation", "ordered"),
+        ("The fired workers protested", "trigger", "public_order_incident"),  # "fire" must not match "fired"
+    ],
+)
+def test_keyword_rules(text, head, label):
+    assert predict_rules([text])[head] == [label]
+
+
+def test_keyword_counts_are_per_distinct_keyword():
+    once, twice = keyword_counts(["矿难", "矿难 矿难"])
+    assert np.array_equal(once, twice)
+
+
+# ------------------------------------------------------------------ estimators
+
+#: scikit-learn checks that cannot apply to an estimator of raw texts, and why. The test below
+#: asserts that each of them still fails, so that this list stays true.
+NOT_FOR_TEXT = {
+    name: "feeds a numeric matrix; X must be a sequence of texts"
+    for name in [
+        "check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+        "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_complex_data",
+        "check_dtype_object", "check_estimators_empty_data_messages", "check_pipeline_consistency",
+        "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
+        "check_estimator_sparse_matrix", "check_estimators_pickle", "check_f_contiguous_array_estimator",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit2d_1sample",
+        "check_fit2d_1feature", "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+        "check_n_features_in", "check_fit2d_predict1d",
+    ]
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("estimator", [LinearModel(), TransformerModel()], ids=["linear", "transformer"])
+def test_sklearn_estimator_checks_that_apply(estimator):
+    results = check_estimator(estimator, expected_failed_checks=NOT_FOR_TEXT, on_fail=None, on_skip=None)
+    status = {r["check_name"]: r["status"] for r in results}
+    passed = {name for name, s in status.items() if s == "passed"}
+    assert {
+        "check_no_attributes_set_in_init",
+        "check_parameters_default_constructible",
+        "check_get_params_invariance",
+        "check_set_params",
+        "check_estimators_unfitted",
+    } <= passed
+    unexpected = {
+        name: s for name, s in status.items() if name not in NOT_FOR_TEXT and s not in ("passed", "skipped")
+    }
+    assert not unexpected
+    assert all(status[name] == "xfail" for name in NOT_FOR_TEXT if name in status)
+
+
+@pytest.fixture(scope="module")
+def split(model_cases_path):
+    return split_cases(load_cases(model_cases_path), seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    texts, y = _xy(split["train"] + split["validation"])
+    return LinearModel().fit(texts, y)
+
+
+@pytest.mark.parametrize("head", ["category", "trigger"])
+def test_linear_beats_majority_on_held_out_split(split, fitted, head):
+    _, train_y = _xy(split["train"] + split["validation"])
+    test_texts, test_y = _xy(split["test"])
+    column = list(HEADS).index(head)
+    truth = test_y[:, column]
+    keep = np.array([label not in NOT_APPLICABLE[head] for label in truth])
+    names = label_names(HEADS[head])
+    predicted = [names[j] for j in fitted.predict_proba(test_texts)[head].argmax(axis=1)]
+    majority = _majority(train_y[:, column], head)
+    model_f1 = _scores(list(truth[keep]), list(np.array(predicted)[keep]))["macro_f1"]
+    majority_f1 = _scores(list(truth[keep]), [majority] * int(keep.sum()))["macro_f1"]
+    assert model_f1 > majority_f1 + 0.1
+
+
+def test_predict_proba_covers_the_schema_labels(fitted):
+    proba = fitted.predict_proba(["山西省长因溃坝事故引咎辞职", "The CEO quit after the emissions scandal"])
+    assert list(proba) == list(HEADS)
+    for head, p in proba.items():
+        assert p.shape == (2, len(label_names(HEADS[head])))
+        np.testing.assert_allclose(p.sum(axis=1), 1.0)
+        for label in NOT_APPLICABLE[head]:  # never learned, never predicted
+            assert np.all(p[:, label_names(HEADS[head]).index(label)] == 0)
+
+
+def test_predict_gives_label_and_score_per_head(fitted):
+    [result] = fitted.predict(["国务院同意孟学农辞去山西省省长职务"])
+    assert set(result) == set(HEADS)
+    for head, value in result.items():
+        assert value["label"] in label_names(HEADS[head])
+        assert 0 < value["score"] <= 1
+
+
+def test_clone_refits_to_the_same_model(split, fitted):
+    texts, y = _xy(split["train"] + split["validation"])
+    again = clone(fitted).fit(texts, y)
+    for head, p in fitted.predict_proba(texts[:6]).items():
+        np.testing.assert_allclose(again.predict_proba(texts[:6])[head], p)
+
+
+def test_fit_rejects_bad_input():
+    with pytest.raises(ValueError, match="not a text"):
+        LinearModel().fit([1, 2], [["btr"] * 4, ["dismissal"] * 4])
+    with pytest.raises(ValueError, match="shape"):
+        LinearModel().fit(["a", "b"], [["btr"], ["dismissal"]])
+
+
+# ------------------------------------------------------------------ saving and loading
+
+
+def test_train_save_load_round_trip(linear_model_dir, model_cases_path):
+    model = load_model(linear_model_dir)
+    assert model.kind == "linear" and model.name == "linear"
+    assert model.heads == {head: label_names(labels) for head, labels in HEADS.items()}
+    assert model.meta["corpus"]["cases"] == len(load_cases(model_cases_path))
+    assert set(model.meta["packages"]) >= {"scikit-learn", "skops", "numpy", "python"}
+    texts = ["市委书记因矿难被免职", "The foreign minister resigned, taking responsibility"]
+    again = load_model(linear_model_dir)
+    for head, p in model.predict_proba(texts).items():
+        np.testing.assert_array_equal(again.predict_proba(texts)[head], p)
+    card = (linear_model_dir / "README.md").read_text(encoding="utf-8")
+    assert card == render_card(model.meta)
+    for needed in ("## Intended use", "## Training data", "## Metrics", "## Limits", "## Languages"):
+        assert needed in card
+
+
+def test_untrusted_skops_type_is_refused(linear_model_dir, tmp_path):
+    target = tmp_path / "model"
+    shutil.copytree(linear_model_dir, target)
+    sio.dump({"x": OrderedSet([1, 2])}, target / "model.skops")
+    with pytest.raises(ModelError, match=r"untrusted types: .*OrderedSet"):
+        load_model(target)
+
+
+class OrderedSet(list):
+    """A type no skops trust list names."""
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "meta.json").unlink(), "no model here"),
+        (lambda d: (d / "model.skops").unlink(), "model.skops is missing"),
+        (lambda d: (d / "model.skops").write_bytes(b"not a zip"), "not a readable skops file"),
+        (lambda d: _edit_meta(d, lambda m: m["labels"]["category"].pop()), "differ from the schema"),
+        (lambda d: _edit_meta(d, lambda m: m.update(extra=1)), "extra"),
+    ],
+)
+def test_load_model_refuses_broken_directories(linear_model_dir, tmp_path, damage, message):
+    target = tmp_path / "model"
+    shutil.copytree(linear_model_dir, target)
+    damage(target)
+    with pytest.raises(ModelError, match=message):
+        load_model(target)
+
+
+def _edit_meta(directory, change):
+    meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    change(meta)
+    (directory / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_explain_quotes_a_sentence_of_the_original(linear_model_dir):
+    model = load_model(linear_model_dir)
+    text = "天氣晴朗。山西省省長孟學農因襄汾潰壩事故引咎辭職。"
+    assert model.explain(text) in {"天氣晴朗。", "山西省省長孟學農因襄汾潰壩事故引咎辭職。"}
+
+
+# ------------------------------------------------------------------ transformer
+
+
+@pytest.mark.slow
+@pytest.mark.transformers
+def test_tiny_transformer_fine_tunes_saves_and_reloads(tiny_base_model, model_cases_path, tmp_path):
+    out = tmp_path / "tiny"
+    model = train(
+        kind="transformer", base_model=str(tiny_base_model), out=out, cases=model_cases_path, seed=0,
+        params={"epochs": 1, "max_length": 96, "batch_size": 16}, quiet=True,
+    )  # fmt: skip
+    assert (out / "encoder" / "model.safetensors").is_file() and (out / "heads.safetensors").is_file()
+    assert model.meta["base_model"] == str(tiny_base_model)
+    texts = [row["text"] for case in load_cases(model_cases_path)[:8] for row in case_rows(case)]
+    before = model.predict_proba(texts)
+    reloaded = load_model(out)
+    after = reloaded.predict_proba(texts)
+    for head in HEADS:
+        np.testing.assert_allclose(after[head], before[head], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(after[head].sum(axis=1), 1.0, rtol=1e-5)
+    # length-sorted batches give each text the probabilities it gets alone
+    alone = reloaded.predict_proba(texts[3:4])
+    for head in HEADS:
+        np.testing.assert_allclose(alone[head][0], after[head][3], rtol=1e-4, atol=1e-5)
+    assert set(reloaded.predict(texts[:1])[0]) == set(HEADS)
+
+
+@pytest.mark.slow
+@pytest.mark.transformers
+def test_transformer_unknown_checkpoint_is_a_model_error(model_cases_path, tmp_path):
+    with pytest.raises(ModelError, match="cannot load base model"):
+        train(kind="transformer", base_model=str(tmp_path / "nothing-here"), out=tmp_path / "m",
+              cases=model_cases_path, quiet=True)  # fmt: skip
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_train_and_evaluate_exit_codes(model_cases_path, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli-model"
+    result = runner.invoke(main, ["train", "--out", str(out), "--cases", str(model_cases_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (out / "meta.json").is_file()
+    result = runner.invoke(
+        main, ["evaluate", "--model", str(out), "--data", str(model_cases_path), "--json", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["key"] == "split" and set(report["heads"]) == set(HEADS)
+    assert "split" in load_model(out).meta["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["evaluate", "--model", "{tmp}/missing"], 5, "no model here"),
+        (["train", "--out", "{tmp}/m", "--cases", "{tmp}/missing.jsonl"], 1, "no such file"),
+        (["train", "--out", "{tmp}/m", "--model", "forest"], 2, "forest"),
+        (
+            ["train", "--out", "{tmp}/m", "--base-model", "x", "--cases", "{cases}"],
+            1,
+            "only to --model transformer",
+        ),
+        (["evaluate", "--model", "{tmp}/m", "--cv", "1"], 2, "1"),
+    ],
+)
+def test_cli_errors_have_exit_codes(args, code, message, tmp_path, model_cases_path):
+    args = [a.format(tmp=tmp_path, cases=model_cases_path) for a in args]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+
+
+def test_train_needs_cases(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="0 case"):
+        train(out=tmp_path / "m", cases=empty)

@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BTR_QUIET", "1")
 
-from btr.annotate import DEFAULT_MODEL, LABEL_STUDIO_VERSION, LabelStudioServer, connect, pull, push  # noqa: E402
+from btr.annotate import DEFAULT_MODEL, connect, pull, push  # noqa: E402
 from btr.corpus import write_cases  # noqa: E402
 from btr.schema import HEADS, Case, label_names  # noqa: E402
+from btr.server import LABEL_STUDIO_VERSION, LabelStudioServer  # noqa: E402
 
 CATEGORIES = label_names(HEADS["category"])
 PHRASES = {

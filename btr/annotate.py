@@ -58,14 +58,11 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -87,13 +84,10 @@ from btr.schema import (
 )
 
 __all__ = [
-    "LABEL_STUDIO_VERSION",
-    "LabelStudioServer",
     "PullResult",
     "PushResult",
     "agreement_report",
     "connect",
-    "ensure_ls_venv",
     "export_ratings",
     "labeling_config",
     "pull",
@@ -103,9 +97,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The server release the tests and ``btr annotate serve`` run (keep in sync with the Makefile).
-LABEL_STUDIO_VERSION = "1.23.2"
-LS_VENV = ROOT / ".venv-ls"
 STATE_DIR = ROOT / "annotate" / "state"
 GUIDELINES = ROOT / "annotate" / "guidelines.md"
 CONFIG_FILE = ROOT / "annotate" / "labeling_config.xml"
@@ -180,7 +171,7 @@ FIELDS: tuple[_Field, ...] = (
     ),
     _Field("post", "text", ("official", "post"), "Post left (original language)", new_case_only=True),
     _Field("post_en", "text", ("official", "post_en"), "Post left (English)", new_case_only=True),
-    _choice("level", ("official", "level"), "Level of the post left", Level),
+    _Field("level", "choices", ("official", "level"), "Level of the post left", Level, new_case_only=True),
     _Field("country", "text", ("country",), "Country (ISO code: CN, HK, JP, GB ...)", new_case_only=True),
     _Field(
         "event_id", "text", ("event_id",), "Event id (shared by the cases of one event)", new_case_only=True
@@ -190,7 +181,7 @@ FIELDS: tuple[_Field, ...] = (
 )
 _BY_NAME = {f.name: f for f in FIELDS}
 #: Fields merged into existing cases (the new-case fields only create cases).
-_MERGED = tuple(f for f in FIELDS if not f.new_case_only and f.name != "level")
+_MERGED = tuple(f for f in FIELDS if not f.new_case_only)
 _CHOICE_FIELDS = tuple(f.name for f in FIELDS if f.kind == "choices")
 _HOTKEYS = "1234567890qwertyuiopasdfghjklzxcvbnm"
 _TO = "text"
@@ -282,9 +273,7 @@ def labeling_config(guidelines: Path = GUIDELINES) -> str:
     panels = {
         "Procedure": [f for f in FIELDS if f.path[0] in ("event", "procedure")],
         "Follow-up (复出)": [f for f in FIELDS if f.path[0] == "followup"],
-        "New case (articles only: who left which post)": [
-            f for f in FIELDS if f.new_case_only or f.name == "level"
-        ],
+        "New case (articles only: who left which post)": [f for f in FIELDS if f.new_case_only],
     }
     out.append("  <Collapse>")
     for title, fields in panels.items():
@@ -1244,177 +1233,7 @@ def agreement_report(
     return agreement(export_ratings(tasks, users))
 
 
-# ----------------------------------------------------------------------------- the server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ensure_ls_venv(venv: Path = LS_VENV) -> Path:
-    """Return the ``label-studio`` executable, installing the server's own environment on first use."""
-    exe = Path(venv) / "bin" / "label-studio"
-    if exe.exists():
-        return exe
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(Path(venv) / "bin" / "pip"), "install", "-q", f"label-studio=={LABEL_STUDIO_VERSION}"],
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as err:
-        raise ServiceError(
-            f"could not install label-studio=={LABEL_STUDIO_VERSION} into {venv}: {err}"
-        ) from err
-    (Path(venv) / ".installed").touch()
-    return exe
-
-
-class LabelStudioServer:
-    """A local Label Studio process on 127.0.0.1, stopped with SIGTERM.
-
-    Credentials go to the process through its environment (never its command
-    line, which other users can read). ``template``, when given, is a data
-    directory made by :meth:`init_template` that is copied into ``data_dir``
-    first, which skips the 30-second migrations.
-    """
-
-    def __init__(
-        self,
-        data_dir: str | Path,
-        *,
-        username: str,
-        password: str,
-        token: str,
-        port: int | None = None,
-        venv: Path = LS_VENV,
-        template: str | Path | None = None,
-    ) -> None:
-        self.data_dir = Path(data_dir)
-        self.username = username
-        self._password = password
-        self._token = token
-        self.port = port
-        self.venv = Path(venv)
-        self.template = Path(template) if template else None
-        self.process: subprocess.Popen | None = None
-        self.startup_seconds: float | None = None
-
-    def __repr__(self) -> str:
-        return f"LabelStudioServer(url={self.url!r}, data_dir={str(self.data_dir)!r})"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def token(self) -> str:
-        return self._token
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / "label-studio.log"
-
-    def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
-        env.update(
-            LABEL_STUDIO_BASE_DATA_DIR=str(self.data_dir),
-            LABEL_STUDIO_USERNAME=self.username,
-            LABEL_STUDIO_PASSWORD=self._password,
-            LABEL_STUDIO_USER_TOKEN=self._token,
-            LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
-            LATEST_VERSION_CHECK="false",
-            SENTRY_DSN="",
-            FRONTEND_SENTRY_DSN="",
-            COLLECT_ANALYTICS="false",
-        )
-        return env
-
-    def init_template(self, template: str | Path, timeout: float = 600) -> Path:
-        """Run ``label-studio init`` into ``template`` (built aside, then renamed into place)."""
-        template = Path(template)
-        if template.exists():
-            return template
-        exe = ensure_ls_venv(self.venv)
-        build = Path(tempfile.mkdtemp(prefix=f".{template.name}.", dir=template.parent))
-        env = self._env() | {"LABEL_STUDIO_BASE_DATA_DIR": str(build)}
-        try:
-            subprocess.run(
-                [str(exe), "init", "--data-dir", str(build), "--enable-legacy-api-token", "-q"],
-                env=env, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
-            with contextlib.suppress(OSError):
-                build.rename(template)
-        except (OSError, subprocess.SubprocessError) as err:
-            raise ServiceError(f"label-studio init failed: {err}") from err
-        finally:
-            shutil.rmtree(build, ignore_errors=True)
-        return template
-
-    def start(self, timeout: float = 300) -> LabelStudioServer:
-        """Start the server and wait until ``/health`` says UP."""
-        exe = ensure_ls_venv(self.venv)
-        if self.template is not None and not (self.data_dir / "label_studio.sqlite3").exists():
-            shutil.copytree(self.template, self.data_dir, dirs_exist_ok=True)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or _free_port()
-        began = time.monotonic()
-        log = self.log_path.open("ab")
-        cmd = [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(self.port),
-               "--data-dir", str(self.data_dir), "--enable-legacy-api-token"]  # fmt: skip
-        # A session of its own: Ctrl-C in the terminal reaches btr, which then stops the server itself.
-        self.process = subprocess.Popen(
-            cmd, env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        announced = re.compile(r"Starting development server at http://127\.0\.0\.1:(\d+)/")
-        while time.monotonic() - began < timeout:
-            if self.process.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-800:]
-                raise ServiceError(
-                    f"Label Studio exited with code {self.process.returncode} while starting:\n{tail}"
-                )
-            match = announced.search(self.log_path.read_text(errors="replace"))
-            if match and int(match.group(1)) != self.port:
-                # It moves to the next port when the one asked for is busy.
-                self.port = int(match.group(1))
-            if match and self._healthy():
-                self.startup_seconds = time.monotonic() - began
-                return self
-            time.sleep(0.5)
-        self.stop()
-        raise ServiceError(f"Label Studio did not become healthy within {timeout:.0f} s; see {self.log_path}")
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                return json.loads(response.read()).get("status") == "UP"
-        except (OSError, ValueError):
-            return False
-
-    def version(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/api/version", timeout=5) as response:
-            payload = json.loads(response.read())
-        return str(payload.get("release") or payload.get("label-studio-os-package", {}).get("version"))
-
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM, then SIGKILL if it does not exit within ``timeout`` seconds."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def __enter__(self) -> LabelStudioServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+# ----------------------------------------------------------------------------- serve
 
 
 @dataclass
@@ -1466,6 +1285,8 @@ def serve(
     ``on_ready`` is called once the project is filled; with ``wait`` the call
     blocks until SIGINT or SIGTERM, then stops the server with SIGTERM.
     """
+    from btr.server import LabelStudioServer
+
     data_dir = Path(data_dir)
     creds = _credentials(data_dir)
     if port is not None:

@@ -191,6 +191,10 @@ def write_cases(cases: Iterable[Case], path: str | Path = DEFAULT_CORPUS) -> Pat
                 handle.write(_dump_line(case) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600; give the corpus the permissions of an ordinary file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -22,6 +22,30 @@ def step_gaps(out: Path, corpus: Path = DEFAULT_CORPUS) -> dict:
     return {"report": result["report"], "flags": flags}
 
 
+DEFAULT_MODEL = Path("models/default")
+
+
+def step_train(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path = DEFAULT_MODEL) -> dict:
+    """Train the default linear model on the whole corpus into ``models/default``."""
+    from btr.models import train
+
+    trained = train(kind="linear", out=model, cases=corpus, name="default", quiet=True)
+    meta = trained.meta
+    return {
+        "model": f"{model} ({meta['size_bytes'] / 1e6:.1f} MB, trained in {meta['training_seconds']:.1f} s)",
+        "version": trained.version,
+        "card": model / "README.md",
+    }
+
+
+def step_evaluate(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path = DEFAULT_MODEL) -> dict:
+    """5-fold cross-validation grouped by event, beside the keyword rules and the majority class."""
+    from btr.evaluate import evaluate, table
+
+    report = evaluate(model, data=corpus, cv=5, out=out / "evaluation", quiet=True)
+    return {"table": "\n    " + table(report).replace("\n", "\n    "), "plots": out / "evaluation"}
+
+
 SAMPLES = DEFAULT_CORPUS.parent / "samples"
 
 
@@ -36,7 +60,7 @@ def step_tag(out: Path, samples: Path = SAMPLES, model: Path = Path("models/defa
     return {"output": result.out, "tagged": result.tagged, "rejected": result.rejected, "categories": table}
 
 
-STEPS = {"tag": step_tag, "gaps": step_gaps}
+STEPS = {"train": step_train, "evaluate": step_evaluate, "tag": step_tag, "gaps": step_gaps}
 
 
 def main(argv: list[str] | None = None) -> int:

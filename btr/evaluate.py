@@ -37,7 +37,15 @@ from typing import Any
 import numpy as np
 
 from btr.errors import InputError
-from btr.models import Model, applies, load_model, make_estimator, quiet_default
+from btr.models import (
+    Model,
+    applies,
+    load_model,
+    make_estimator,
+    portable_path,
+    quiet_default,
+    resolve_path,
+)
 from btr.schema import HEADS, label_names
 
 __all__ = ["cross_val_proba", "evaluate", "expected_calibration_error", "find_suspects", "head_metrics"]
@@ -256,7 +264,7 @@ def evaluate(
     """
     from btr.corpus import DEFAULT_CORPUS, corpus_hash, load_cases, split_cases
 
-    loaded = model if isinstance(model, Model) else load_model(model)
+    loaded = model if isinstance(model, Model) else load_model(model, quiet=quiet)
     path = Path(data or DEFAULT_CORPUS)
     cases = load_cases(path)
     if not cases:
@@ -313,7 +321,7 @@ def evaluate(
         report["heads"] = _score_heads(texts, y, proba, majority)
     report["seconds"] = round(time.perf_counter() - started, 2)
     report["command"] = "btr evaluate --model {} --data {}{}".format(
-        loaded.path, path, f" --cv {cv}" if cv else ""
+        portable_path(loaded.path), portable_path(path), f" --cv {cv}" if cv else ""
     )
     if suspects:
         if oof is None:
@@ -330,7 +338,7 @@ def _majority_from_meta(model: Model, head: str) -> str:
     """The majority label of the training corpus, read back from the corpus file when it still exists."""
     from btr.corpus import load_cases
 
-    path = Path(model.meta["corpus"]["path"])
+    path = resolve_path(model.meta["corpus"]["path"])
     ids = set(model.meta["corpus"]["case_ids"])
     if path.is_file():
         labels = np.array([c.head(head) for c in load_cases(path) if c.id in ids], dtype=object)
@@ -366,8 +374,9 @@ def find_suspects(
     Probabilities of a case's rows (one per language) are averaged. For each head,
     the threshold of a label is the mean probability the model gives that label on
     the cases that carry it (confident learning's per-class threshold). A case is a
-    suspect when the most probable label above its threshold is not the given one
-    and is more probable than the given one.
+    suspect when the most probable label above its threshold is not the given one,
+    is more probable than the given one, and the given label is below its own
+    threshold (the model is confident in neither the label nor the case's fit to it).
 
     Returns
     -------
@@ -399,7 +408,7 @@ def find_suspects(
                 continue
             best = above[np.argmax(case_proba[i, above])]
             g = names.index(given[i])
-            if best != g and case_proba[i, best] > case_proba[i, g]:
+            if best != g and case_proba[i, best] > case_proba[i, g] and case_proba[i, g] < thresholds[g]:
                 found.append(
                     {
                         "id": order[i],

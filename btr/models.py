@@ -165,8 +165,10 @@ class LinearModel(_HeadsMixin, BaseEstimator):
     ----------
     C : float
         Inverse regularisation strength of the logistic regressions.
-    min_df : int
-        Ignore features seen in fewer texts than this.
+    min_df : int or float
+        Ignore features seen in fewer texts than this (a float: a share of the texts). The
+        default, 1%, drops names and one-off wording: cross-validated macro-F1 rose from 0.70
+        (2 texts) to 0.80, and rare phrasing of the corpus is what real news does not share.
     max_features : int or None
         Keep at most this many features (the most frequent).
     class_weight : "balanced" or None
@@ -178,6 +180,11 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         Heads that see their own keyword features. ``category`` is left out by
         default: its keywords ("resigned", "dismissed") appear in texts of every
         category, so they add noise there.
+    focus_heads : tuple of str
+        Heads that also see features of the sentences about an exit
+        (:func:`btr.text.exit_sentences`), counted apart: whether an official resigned,
+        was removed or stayed is told there (category macro-F1 0.80 to 0.82 in
+        cross-validation; trigger does not gain).
     calibrate : bool
         Fit one temperature per head on 3-fold out-of-fold predictions
         (:func:`_fit_temperature`), so that scores are calibrated probabilities.
@@ -199,12 +206,13 @@ class LinearModel(_HeadsMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        C: float = 1.0,
-        min_df: int = 2,
+        C: float = 3.0,
+        min_df: float = 0.01,
         max_features: int | None = 300_000,
         class_weight: str | None = "balanced",
-        lexicon: float = 0.5,
+        lexicon: float = 1.0,
         lexicon_heads: tuple[str, ...] = ("trigger", "responsibility", "initiation"),
+        focus_heads: tuple[str, ...] = ("category",),
         calibrate: bool = True,
         heads: tuple[str, ...] | None = None,
         random_state: int = 0,
@@ -212,6 +220,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         self.C = C
         self.lexicon = lexicon
         self.lexicon_heads = lexicon_heads
+        self.focus_heads = focus_heads
         self.calibrate = calibrate
         self.min_df = min_df
         self.max_features = max_features
@@ -229,8 +238,16 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         targets = _targets(y, heads)
         if len(texts) != len(next(iter(targets.values()))):
             raise ValueError(f"X has {len(texts)} texts but y has {len(next(iter(targets.values())))} rows")
+        from btr.text import fold
+
+        folded = [fold(t) for t in texts]
         self.vectorizer_ = self._vectorizer()
-        features = (self.vectorizer_.fit_transform(texts), self._keyword_counts(texts))
+        self.focus_vectorizer_ = self._vectorizer() if self.focus_heads else None
+        features = (
+            self.vectorizer_.fit_transform(folded),
+            self._keyword_counts(folded),
+            self.focus_vectorizer_.fit_transform(self._focus(folded)) if self.focus_heads else None,
+        )
         self.classifiers_: dict[str, Any] = {}
         self.classes_: dict[str, list[str]] = {}
         self.temperatures_: dict[str, float] = {}
@@ -244,7 +261,11 @@ class LinearModel(_HeadsMixin, BaseEstimator):
                 clf = DummyClassifier(strategy="prior")
             else:
                 clf = LogisticRegression(
-                    C=self.C, class_weight=self.class_weight, max_iter=2000, random_state=self.random_state
+                    C=self.C,
+                    class_weight=self.class_weight,
+                    solver="newton-cg",  # 10-20 times faster than lbfgs on these sparse problems
+                    max_iter=1000,
+                    random_state=self.random_state,
                 )
             head_features = self._head_features(features, head)[mask]
             clf.fit(head_features, sub)
@@ -260,58 +281,83 @@ class LinearModel(_HeadsMixin, BaseEstimator):
     def _vectorizer(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        from btr.text import analyze
+        from btr.text import analyze_folded
 
         return TfidfVectorizer(
-            analyzer=analyze,
+            analyzer=analyze_folded,
             sublinear_tf=True,
             min_df=self.min_df,
             max_features=self.max_features,
             dtype=np.float32,
         )
 
-    def _keyword_counts(self, texts: list[str]) -> np.ndarray | None:
+    def _keyword_counts(self, folded: list[str]) -> np.ndarray | None:
         if not self.lexicon or not self.lexicon_heads:
             return None
         from btr.rules import keyword_counts
 
-        return np.log1p(keyword_counts(texts)) * np.float32(self.lexicon)
+        return np.log1p(keyword_counts(folded, folded=True)) * np.float32(self.lexicon)
 
-    def _features(self, texts: list[str]) -> tuple[Any, np.ndarray | None]:
-        """The TF-IDF matrix and the (weighted, log-scaled) keyword counts."""
-        return self.vectorizer_.transform(texts), self._keyword_counts(texts)
+    def _features(self, texts: list[str]) -> tuple[Any, np.ndarray | None, Any]:
+        """The TF-IDF matrix, the (weighted, log-scaled) keyword counts, the exit-sentence TF-IDF."""
+        from btr.text import fold
 
-    def _head_features(self, features: tuple[Any, np.ndarray | None], head: str):
-        """A head sees the TF-IDF columns, plus its own keyword columns if it is a lexicon head."""
+        folded = [fold(t) for t in texts]
+        focus = self.focus_vectorizer_.transform(self._focus(folded)) if self.focus_vectorizer_ else None
+        return self.vectorizer_.transform(folded), self._keyword_counts(folded), focus
+
+    @staticmethod
+    def _focus(folded: list[str]) -> list[str]:
+        from btr.text import exit_sentences
+
+        return [exit_sentences(t) for t in folded]
+
+    def _head_features(self, features: tuple[Any, np.ndarray | None, Any], head: str):
+        """A head sees the TF-IDF columns, its own keyword columns if it is a lexicon head, and the
+        exit-sentence columns if it is a focus head."""
         import scipy.sparse as sp
 
         from btr.rules import keyword_columns
 
-        tfidf, counts = features
-        if counts is None or head not in self.lexicon_heads:
-            return tfidf
-        own = [i for i, (h, _) in enumerate(keyword_columns()) if h == head]
-        return sp.hstack([tfidf, sp.csr_matrix(counts[:, own])], format="csr") if own else tfidf
+        tfidf, counts, focus = features
+        blocks = [tfidf]
+        if counts is not None and head in self.lexicon_heads:
+            own = [i for i, (h, _) in enumerate(keyword_columns()) if h == head]
+            if own:
+                blocks.append(sp.csr_matrix(counts[:, own]))
+        if focus is not None and head in self.focus_heads:
+            blocks.append(focus)
+        return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
-    # skops writes a dict entry by entry (slow and large for a vocabulary of 10^5 n-grams), so the
+    # skops writes a dict entry by entry (slow and large for a vocabulary of 10^5 n-grams), so each
     # fitted vectorizer is stored as two arrays: its terms in column order and their idf weights.
+    _VECTORIZERS = ("vectorizer_", "focus_vectorizer_")
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # a copy: BaseEstimator may return __dict__ itself
-        vectorizer = state.pop("vectorizer_", None)
-        if vectorizer is not None:
-            vocabulary = vectorizer.vocabulary_
-            state["terms_"] = np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=str)
-            state["idf_"] = np.asarray(vectorizer.idf_, dtype=np.float64)
+        for name in self._VECTORIZERS:
+            vectorizer = state.pop(name, None)
+            if vectorizer is not None:
+                vocabulary = vectorizer.vocabulary_
+                state[name + "terms_"] = np.array(sorted(vocabulary, key=vocabulary.__getitem__), dtype=str)
+                state[name + "idf_"] = np.asarray(vectorizer.idf_, dtype=np.float64)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
-        terms, idf = state.pop("terms_", None), state.pop("idf_", None)
+        arrays = {
+            name: (state.pop(name + "terms_", None), state.pop(name + "idf_", None))
+            for name in self._VECTORIZERS
+        }
         super().__setstate__(state)
-        if terms is not None:
-            self.vectorizer_ = self._vectorizer()
-            self.vectorizer_.vocabulary_ = {term: i for i, term in enumerate(terms.tolist())}
-            self.vectorizer_.idf_ = idf
+        for name, (terms, idf) in arrays.items():
+            if terms is not None:
+                vectorizer = self._vectorizer()
+                vectorizer.vocabulary_ = {term: i for i, term in enumerate(terms.tolist())}
+                vectorizer.idf_ = idf
+                setattr(self, name, vectorizer)
+            elif name not in state and "classifiers_" in state:
+                setattr(self, name, None)
 
     def predict_proba(self, X: Sequence[str]) -> dict[str, np.ndarray]:
         """Per head, an ``(n, n_labels)`` array over the schema's labels; rows sum to 1."""
@@ -354,7 +400,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
 
 def _tempered(log_proba: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log p / T): the same ranking, sharper (T < 1) or flatter (T > 1) probabilities."""
-    z = log_proba / temperature
+    z = np.asarray(log_proba, dtype=np.float64) / temperature
     z -= z.max(axis=1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)
@@ -894,7 +940,7 @@ def save_model(
     return Model(estimator, meta, out)
 
 
-def load_model(path: str | Path) -> Model:
+def load_model(path: str | Path, *, quiet: bool | None = None) -> Model:
     """Load a model directory written by :func:`train`; :class:`ModelError` if it is missing,
     incomplete, invalid or holds untrusted types.
 
@@ -921,6 +967,7 @@ def load_model(path: str | Path) -> Model:
             if not needed.exists():
                 raise ModelError(f"{path}: incomplete transformer model, {needed.name} is missing")
         params = {k: v for k, v in meta.params.items() if k in TransformerModel().get_params()}
+        params["quiet"] = quiet
         estimator = TransformerModel.load(path, params=params, classes=meta.classes)
     if dict(estimator.classes_) != meta.classes:
         raise ModelError(f"{path}: the model's classes differ from meta.json; retrain it")
@@ -948,12 +995,32 @@ def _load_skops(file: Path) -> LinearModel:
 # ------------------------------------------------------------------ training
 
 
+#: The repository root: paths inside it are recorded relative to it, so that a checked-in
+#: ``meta.json`` names ``corpus/cases.jsonl`` rather than one machine's absolute path.
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def portable_path(path: str | Path) -> str:
+    """``path`` relative to the repository root when it lies inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def resolve_path(recorded: str) -> Path:
+    """The inverse of :func:`portable_path`."""
+    path = Path(recorded)
+    return path if path.is_absolute() else ROOT / path
+
+
 def corpus_info(cases: Sequence[Any], path: str | Path) -> CorpusInfo:
     """Describe the cases a model is trained on (hash of the file they came from)."""
     from btr.corpus import corpus_hash
 
     return CorpusInfo(
-        path=str(path),
+        path=portable_path(path),
         sha256=corpus_hash(path),
         cases=len(cases),
         rows=2 * len(cases),
@@ -1018,7 +1085,7 @@ def train(
     save_model(
         estimator, out, name=name, corpus=corpus_info(loaded, path), seed=seed, training_seconds=seconds
     )
-    return load_model(out)
+    return load_model(out, quiet=quiet)
 
 
 def make_tiny_base_model(

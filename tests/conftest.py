@@ -86,7 +86,7 @@ def label_studio(tmp_path_factory):
     ``build/`` (about 30 s); each session copies it and starts in a few
     seconds. The template is never used directly. Stopped with SIGTERM.
     """
-    from btr.annotate import LABEL_STUDIO_VERSION, ROOT, LabelStudioServer
+    from btr.server import LABEL_STUDIO_VERSION, ROOT, LabelStudioServer
 
     creds = {"username": LS_TEST_USER, "password": LS_TEST_PASSWORD, "token": LS_TEST_TOKEN}
     template = ROOT / "build" / f"label-studio-{LABEL_STUDIO_VERSION}-test-template"

@@ -28,9 +28,6 @@ from btr.errors import DataError, ServiceError
 from btr.schema import HEADS, Case, Trigger, label_names
 from tests.conftest import make_record
 
-server = pytest.mark.usefixtures("label_studio")
-slow_ls = [pytest.mark.slow, pytest.mark.labelstudio]
-
 CATEGORIES = ["btr", "other_resignation", "dismissal", "no_resignation", "non_public"]
 TEXTS = {
     "btr": (
@@ -181,6 +178,15 @@ def test_instructions_come_from_the_guidelines_summary(tmp_path):
     assert "category:" in guidelines_summary(tmp_path / "missing.md")
 
 
+def test_makefile_installs_the_server_release_btr_runs():
+    import re
+
+    from btr.server import LABEL_STUDIO_VERSION, ROOT
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^LABEL_STUDIO_VERSION := (\S+)$", makefile, re.M).group(1) == LABEL_STUDIO_VERSION
+
+
 def test_read_articles_names_file_line_and_field(tmp_path):
     path = tmp_path / "articles.jsonl"
     path.write_text(
@@ -225,7 +231,7 @@ def test_missing_key_is_a_clear_error(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.labelstudio
 def test_server_runs_the_pinned_release(label_studio):
-    from btr.annotate import LABEL_STUDIO_VERSION
+    from btr.server import LABEL_STUDIO_VERSION
 
     assert label_studio.version() == LABEL_STUDIO_VERSION
     assert label_studio.url.startswith("http://127.0.0.1:")
@@ -530,3 +536,36 @@ def test_agreement_cli_on_an_export_file(label_studio, conn, project, corpus_cop
     after = {c.id: c for c in load_cases(corpus_copy)}
     assert (after["xx-001"].category.value, after["xx-001"].trigger.value) == ("dismissal", "none")
     assert merged.conflicts == []
+
+
+@pytest.mark.slow
+@pytest.mark.labelstudio
+def test_serve_starts_pushes_reports_the_login_and_stops(label_studio, corpus_copy, tmp_path):
+    import shutil
+    import urllib.request
+
+    from btr.annotate import serve
+
+    # A data directory made from the session's template, with the login serve keeps beside it.
+    data_dir = tmp_path / "ls"
+    shutil.copytree(label_studio.template, data_dir)
+    creds = {"username": label_studio.username, "password": "btr-test-password", "token": label_studio.token}
+    (data_dir / "btr-credentials.json").write_text(json.dumps(creds))
+    seen = []
+    info = serve(
+        project="served",
+        data_dir=data_dir,
+        port=None,
+        cases=corpus_copy,
+        state_dir=tmp_path / "state",
+        on_ready=seen.append,
+        wait=False,
+    )
+    assert seen == [info]
+    assert info.url.startswith("http://127.0.0.1:") and info.url != label_studio.url
+    assert info.project_url.startswith(f"{info.url}/projects/")
+    assert (info.username, info.password) == (label_studio.username, "btr-test-password")
+    assert (info.push.created, info.push.predictions) == (10, 0)
+    assert label_studio.token not in repr(info)
+    with pytest.raises(OSError):  # stopped on return
+        urllib.request.urlopen(f"{info.url}/health", timeout=2)

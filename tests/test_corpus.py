@@ -142,6 +142,17 @@ def test_failed_write_leaves_the_old_file_intact(tmp_path, synthetic_cases):
     assert [p.name for p in tmp_path.iterdir()] == ["cases.jsonl"]
 
 
+def test_write_gives_ordinary_file_permissions(tmp_path, synthetic_cases):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_cases(synthetic_cases[:2], tmp_path / "c.jsonl")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_write_refuses_duplicate_ids(tmp_path, synthetic_cases):
     with pytest.raises(DataError, match="duplicate id"):
         write_cases([synthetic_cases[0], synthetic_cases[0]], tmp_path / "c.jsonl")

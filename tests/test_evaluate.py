@@ -109,17 +109,18 @@ def test_held_out_data_scores_the_saved_model(model_cases_path, tmp_path):
 
 def test_suspects_find_flipped_labels(model_dir, model_cases_path, tmp_path):
     cases = load_cases(model_cases_path)
-    flipped = [c for c in cases if c.category.value == "non_public"][:3]
+    # Chinese officials' blame-taking resignations relabelled as private-company ones
+    flipped = [c for c in cases if c.category.value == "btr" and c.country == "CN"][:4]
     noisy = [
-        c.model_copy(update={"category": HEADS["category"]("btr")}) if c in flipped else c for c in cases
+        c.model_copy(update={"category": HEADS["category"]("non_public")}) if c in flipped else c
+        for c in cases
     ]
-    # corporate resignations relabelled as blame-taking official resignations
     path = tmp_path / "noisy.jsonl"
     write_cases(noisy, path)
     report = evaluate(model_dir, data=path, cv=3, suspects=True, quiet=True, record=False)
     suspects = report["suspects"]
     assert {s["id"] for s in suspects} <= {c.id for c in cases}
-    found = {s["id"] for s in suspects if s["head"] == "category" and s["given"] == "btr"}
+    found = {s["id"] for s in suspects if s["head"] == "category" and s["given"] == "non_public"}
     assert found & {c.id for c in flipped}
     margins = [s["margin"] for s in suspects]
     assert margins == sorted(margins, reverse=True) and all(m > 0 for m in margins)
@@ -141,3 +142,16 @@ def test_find_suspects_uses_per_class_thresholds():
     y["category"] = np.array(["btr", "btr", "btr", "btr", "dismissal", "dismissal"], dtype=object)
     found = [s for s in find_suspects(ids, y, proba) if s["head"] == "category"]
     assert [(s["id"], s["suggested"]) for s in found] == [("b", "dismissal")]
+
+
+def test_demo_steps_train_and_evaluate(model_cases_path, tmp_path):
+    from btr.demo import step_evaluate, step_train
+
+    model = tmp_path / "models" / "default"
+    trained = step_train(tmp_path, corpus=model_cases_path, model=model)
+    assert trained["card"] == model / "README.md"
+    evaluated = step_evaluate(tmp_path, corpus=model_cases_path, model=model)
+    assert "5-fold cross-validation grouped by event" in evaluated["table"]
+    assert (tmp_path / "evaluation" / "confusion_category.png").is_file()
+    assert "cv5" in load_model(model).meta["metrics"]
+    assert "Floors (5-fold CV grouped by event" in (model / "README.md").read_text(encoding="utf-8")

@@ -208,6 +208,17 @@ _state_option = click.option(
 _model_path = click.Path(file_okay=False, path_type=Path)
 
 
+def _model_options(command):
+    """``--model`` and ``--no-model``, shared by ``annotate push`` and ``annotate serve``."""
+    command = click.option("--no-model", is_flag=True, help="Push without pre-annotations.")(command)
+    return click.option(
+        "--model",
+        type=_model_path,
+        default=None,
+        help="Pre-annotate with this model [default: models/default if present].",
+    )(command)
+
+
 def _default_model(model: Path | None, no_model: bool) -> Path | None:
     from btr.annotate import DEFAULT_MODEL
 
@@ -242,13 +253,7 @@ def annotate_config(out: Path) -> None:
     default=None,
     help="JSONL of articles: id, text, title, date, url, publisher.",
 )
-@click.option(
-    "--model",
-    type=_model_path,
-    default=None,
-    help="Pre-annotate with this model [default: models/default if present].",
-)
-@click.option("--no-model", is_flag=True, help="Push without pre-annotations.")
+@_model_options
 @click.option(
     "--only-uncertain",
     type=click.IntRange(min=1),
@@ -377,13 +382,7 @@ def annotate_agreement(project, export_file, cases, as_json, url, api_key) -> No
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".label-studio"),
               help="Label Studio's data (annotations survive restarts here).")  # fmt: skip
 @click.option("--cases", type=_corpus_path, default=None, help="Corpus JSONL [default: corpus/cases.jsonl].")
-@click.option(
-    "--model",
-    type=_model_path,
-    default=None,
-    help="Pre-annotate with this model [default: models/default if present].",
-)
-@click.option("--no-model", is_flag=True, help="Push without pre-annotations.")
+@_model_options
 @_state_option
 def annotate_serve(project, port, data_dir, cases, model, no_model, state_dir) -> None:
     """Start a local Label Studio with the corpus pushed; Ctrl-C stops it."""

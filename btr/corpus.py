@@ -24,6 +24,7 @@ __all__ = [
     "adjudicate",
     "case_rows",
     "corpus_hash",
+    "decade",
     "export",
     "features",
     "iter_records",
@@ -338,7 +339,8 @@ def corpus_hash(path: str | Path = DEFAULT_CORPUS) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _decade(case: Case) -> str:
+def decade(case: Case) -> str:
+    """The decade of a case's event (else of its announcement), e.g. ``2000s``; ``unknown`` if undated."""
     date = case.event.date or case.procedure.announced
     return f"{date.year // 10 * 10}s" if date else "unknown"
 
@@ -351,7 +353,7 @@ _STAT_FIELDS = {
     "responsibility": lambda c: c.responsibility.value,
     "initiation": lambda c: c.initiation.value,
     "followup_status": lambda c: c.followup.status.value,
-    "decade": _decade,
+    "decade": decade,
     "level": lambda c: c.official.level.value,
 }
 

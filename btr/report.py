@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from btr.corpus import decade
 from btr.gaps import FLAG, NOT_ENCODED, RULES, summarise
 from btr.schema import Case, Category, FollowupStatus
 
@@ -41,14 +42,9 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _decade(case: Case) -> str:
-    date = case.event.date or case.procedure.announced
-    return f"{date.year // 10 * 10}s" if date else "unknown"
-
-
 _GROUPINGS = {
     "country": lambda c: c.country,
-    "decade": _decade,
+    "decade": decade,
     "trigger": lambda c: c.trigger.value,
     "level": lambda c: c.official.level.value,
 }

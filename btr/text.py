@@ -15,17 +15,34 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from itertools import pairwise
+from itertools import pairwise, repeat
 from pathlib import Path
 
-__all__ = ["analyze", "analyze_folded", "exit_sentences", "fold", "normalize", "sentences", "to_simplified"]
+__all__ = [
+    "VocabularyCounter",
+    "analyze",
+    "analyze_folded",
+    "exit_sentences",
+    "fold",
+    "normalize",
+    "sentences",
+    "to_simplified",
+]
 
-_SPACE_RE = re.compile(r"\s+")
+# Runs of whitespace to one space (a lone space is left alone: most of a text's whitespace).
+_SPACE_RE = re.compile(r"\s{2,}|[^\S ]")
 # CJK unified ideographs (+ extension A and compatibility ideographs) and Latin words with digits.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_CJK = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)
 # Numbers are left out: years, tolls and dates identify cases, not categories.
-_TOKEN_RE = re.compile(rf"([{_CJK}]+)|([a-z][a-z0-9'\-]*[a-z0-9]|[a-z])")
+_WORD = r"[a-z][a-z0-9'\-]*[a-z0-9]|[a-z]"
+_TOKEN_RE = re.compile(rf"([{_CJK}]+)|({_WORD})")
+_CJK_SPLIT_RE = re.compile(rf"([{_CJK}]+)")
+_CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
+_RUN = "\u4e00"
+_LATIN_TOKEN_RE = re.compile(rf"{_RUN}|{_WORD}")
 _SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]+|(?<=[.])\s+(?=[A-Z\"“'‘(\u4e00-\u9fff])")
 _PREFIX = 5
 
@@ -49,6 +66,18 @@ def _t2s_table() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _t2s_codes():
+    """:func:`_t2s_table` as an array: code point -> code point (every entry is one character)."""
+    import numpy as np
+
+    table = _t2s_table()
+    codes = np.arange(max(table) + 1, dtype=np.uint32)
+    for trad, simp in table.items():
+        codes[trad] = ord(simp)
+    return codes
+
+
 def to_simplified(text: str) -> str:
     """Fold Traditional characters to Simplified, character by character (OpenCC t2s table).
 
@@ -57,7 +86,15 @@ def to_simplified(text: str) -> str:
     >>> to_simplified("國務院同意孟學農辭去職務")
     '国务院同意孟学农辞去职务'
     """
-    return text.translate(_t2s_table())
+    if text.isascii():
+        return text
+    import numpy as np
+
+    # the same as text.translate(_t2s_table()), in NumPy: several times faster on long texts
+    table = _t2s_codes()
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    mapped = np.where(codes < len(table), table[np.minimum(codes, len(table) - 1)], codes)
+    return mapped.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def normalize(text: str) -> str:
@@ -78,8 +115,9 @@ def normalize(text: str) -> str:
     >>> normalize("衛生部長　張文康  引咎辭職")
     '卫生部长 张文康 引咎辞职'
     """
-    text = unicodedata.normalize("NFKC", text)
-    return _SPACE_RE.sub(" ", to_simplified(text)).strip()
+    if not text.isascii():
+        text = to_simplified(unicodedata.normalize("NFKC", text))
+    return _SPACE_RE.sub(" ", text).strip()
 
 
 def fold(text: str) -> str:
@@ -125,6 +163,153 @@ def analyze_folded(folded: str) -> list[str]:
         features += ["~" + w[:_PREFIX] for w in words if len(w) > _PREFIX]
         bigrams += [f"{a} {b}" for a, b in pairwise(words)]
     return features + bigrams
+
+
+class VocabularyCounter:
+    """Counts the :func:`analyze_folded` features of a fixed vocabulary, vectorised with NumPy.
+
+    ``CountVectorizer(analyzer=analyze_folded, vocabulary=vocabulary).transform`` builds
+    a Python string for every n-gram of a text and looks each one up, although a
+    fitted model knows only a few thousand of them. Here CJK 1-2-grams are looked up
+    as code points in arrays, and Latin words, prefixes and word pairs through
+    dictionaries mapped over C-level iterators: the same matrix, several times
+    faster on long news articles.
+
+    Parameters
+    ----------
+    vocabulary : mapping of str to int
+        Feature to column, as in a fitted vectorizer's ``vocabulary_``.
+
+    Examples
+    --------
+    >>> counter = VocabularyCounter({"辞": 0, "辞职": 1, "resigned": 2, "~resig": 3})
+    >>> counter.transform(["他辞职。he resigned"]).toarray().tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
+    """
+
+    def __init__(self, vocabulary: Mapping[str, int]) -> None:
+        import numpy as np
+
+        self.n_features = max(vocabulary.values(), default=-1) + 1
+        self._chars = np.full(0x10000, -1, dtype=np.int64)  # CJK unigram -> column
+        self._pair_chars = np.full(0x10000, -1, dtype=np.int64)  # CJK char -> index in pairs
+        char_pairs: dict[tuple[int, int], int] = {}
+        self._words: dict[str, int] = {}
+        self._prefixes: dict[str, int] = {}
+        self._pair_words: dict[str, int] = {}
+        word_pairs: dict[tuple[int, int], int] = {}
+        n_chars = 0
+        for term, column in vocabulary.items():
+            if _CJK_SPLIT_RE.fullmatch(term) and len(term) == 1:
+                self._chars[ord(term)] = column
+            elif _CJK_SPLIT_RE.fullmatch(term) and len(term) == 2:
+                for char in term:
+                    if self._pair_chars[ord(char)] < 0:
+                        self._pair_chars[ord(char)] = n_chars
+                        n_chars += 1
+                char_pairs[int(self._pair_chars[ord(term[0])]), int(self._pair_chars[ord(term[1])])] = column
+            elif term.startswith("~"):
+                self._prefixes[term[1:]] = column
+            elif " " in term:
+                first, _, second = term.partition(" ")
+                for word in (first, second):
+                    self._pair_words.setdefault(word, len(self._pair_words))
+                word_pairs[self._pair_words[first], self._pair_words[second]] = column
+            else:
+                self._words[term] = column
+        self._pairs = _PairTable(char_pairs, n_chars)
+        self._word_pairs = _PairTable(word_pairs, len(self._pair_words))
+        # Latin tokens seen so far -> row of (word column, prefix column, index in word pairs):
+        # news vocabulary repeats, so each token is looked up in the three tables once.
+        self._token_ids: dict[str, int] = {_RUN: 0}
+        self._token_rows = np.full((1024, 3), -1, dtype=np.int64)
+
+    _CACHE_MAX = 100_000
+
+    def _token_id(self, token: str) -> int:
+        import numpy as np
+
+        at = self._token_ids.setdefault(token, len(self._token_ids))
+        if at >= len(self._token_rows):
+            self._token_rows = np.concatenate([self._token_rows, np.full_like(self._token_rows, -1)])
+        prefix = self._prefixes.get(token[:_PREFIX], -1) if len(token) > _PREFIX else -1
+        self._token_rows[at] = (self._words.get(token, -1), prefix, self._pair_words.get(token, -1))
+        return at
+
+    def columns(self, folded: str):
+        """The column of every in-vocabulary feature occurrence of one folded text."""
+        import numpy as np
+
+        codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+        codes[codes > 0xFFFF] = 0  # outside the BMP: neither CJK nor a Latin letter
+        found = [self._chars[codes]]
+        pair_chars = self._pair_chars[codes]
+        both = (pair_chars[:-1] >= 0) & (pair_chars[1:] >= 0)
+        if both.any():
+            found.append(self._pairs.lookup(pair_chars[:-1][both], pair_chars[1:][both]))
+        if len(self._token_ids) > self._CACHE_MAX:  # a soft bound on memory over millions of texts
+            self._token_ids = {_RUN: 0}
+        # Each CJK run becomes one CJK token, which no table holds: word pairs do not span it.
+        tokens = _LATIN_TOKEN_RE.findall(_CJK_RUN_RE.sub(_RUN, folded))
+        if tokens:
+            ids = np.fromiter(map(self._token_ids.get, tokens, repeat(-1)), np.int64, len(tokens))
+            for k in np.flatnonzero(ids < 0).tolist():
+                ids[k] = self._token_id(tokens[k])
+            rows = self._token_rows[ids]
+            found += [rows[:, 0], rows[:, 1]]
+            index = rows[:, 2]
+            both = (index[:-1] >= 0) & (index[1:] >= 0)
+            if both.any():
+                found.append(self._word_pairs.lookup(index[:-1][both], index[1:][both]))
+        columns = np.concatenate(found)
+        return columns[columns >= 0]
+
+    def transform(self, folded_texts: Sequence[str]):
+        """A ``(n_texts, n_features)`` CSR matrix of counts (float32), as CountVectorizer gives."""
+        import numpy as np
+        import scipy.sparse as sp
+
+        matrices = []
+        for start in range(0, len(folded_texts), 256):  # bounds the dense block below
+            per_text = [self.columns(text) for text in folded_texts[start : start + 256]]
+            rows = np.repeat(np.arange(len(per_text)), [len(c) for c in per_text])
+            cells = rows * self.n_features + np.concatenate(per_text)
+            dense = np.bincount(cells, minlength=len(per_text) * self.n_features)
+            matrices.append(sp.csr_matrix(dense.reshape(len(per_text), self.n_features), dtype=np.float32))
+        if not matrices:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        return sp.vstack(matrices, format="csr") if len(matrices) > 1 else matrices[0]
+
+
+class _PairTable:
+    """Column of a pair ``(i, j)`` of small indices: a dense table when it fits, else a sorted search."""
+
+    _DENSE_MAX = 1 << 22
+
+    def __init__(self, pairs: Mapping[tuple[int, int], int], size: int) -> None:
+        import numpy as np
+
+        self.size = size
+        if size * size <= self._DENSE_MAX:
+            self.table = np.full(size * size, -1, dtype=np.int64)
+            for (i, j), column in pairs.items():
+                self.table[i * size + j] = column
+        else:
+            self.table = None
+            keys = sorted((i * size + j, column) for (i, j), column in pairs.items())
+            self.keys = np.array([k for k, _ in keys], dtype=np.int64)
+            self.columns = np.array([c for _, c in keys], dtype=np.int64)
+
+    def lookup(self, first, second):
+        import numpy as np
+
+        keys = first * self.size + second
+        if self.table is not None:
+            return self.table[keys]
+        if not len(self.keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[at] == keys, self.columns[at], -1)
 
 
 #: Words that say an official left, was removed or stayed (in folded text).

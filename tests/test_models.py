@@ -27,7 +27,7 @@ from btr.models import (
 )
 from btr.rules import keyword_counts, predict_rules
 from btr.schema import HEADS, label_names
-from btr.text import analyze, normalize, sentences
+from btr.text import VocabularyCounter, analyze, analyze_folded, fold, normalize, sentences
 
 
 def _xy(cases):
@@ -61,6 +61,57 @@ def test_analyze_keeps_scripts_apart():
     assert not any(" " in f and not f.isascii() for f in features)  # no bigram spans a CJK run
     assert "长辞" not in features  # no character n-gram spans the English word
     assert "~resig" in features
+
+
+_AWKWARD = [
+    "",
+    "a",
+    "中",
+    "a中b",
+    "ab-cd 中文 x y中z",
+    "resigned.辞职 of the it's a 'test' -x- y' --",
+    "pipes | and 一 split nothing: mayor | resigned",
+    "😀辞😀职 𠀀辞职 \ud800 lone surrogate",
+    "ｆｕｌｌ　ｗｉｄｔｈ　ＲＥＳＩＧＮＥＤ 國務院同意孟學農辭去職務",
+    "  tabs\tand\nnew\r\nlines  ",
+]
+
+
+def _reference_normalize(text):
+    """The plain definition of normalize: NFKC, str.translate with OpenCC's table, \\s+ to a space."""
+    import re
+    import unicodedata
+
+    from btr.text import _t2s_table
+
+    text = unicodedata.normalize("NFKC", text).translate(_t2s_table())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_normalize_matches_its_plain_definition(corpus_path):
+    corpus_cases = load_cases(corpus_path)
+    texts = [t for case in corpus_cases for t in (case.text.zh, case.text.en)] + _AWKWARD
+    assert [normalize(t) for t in texts] == [_reference_normalize(t) for t in texts]
+
+
+def test_vocabulary_counter_gives_countvectorizers_matrix(corpus_path):
+    """The fast counting path gives exactly the matrix of CountVectorizer over analyze_folded."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [fold(t) for case in load_cases(corpus_path) for t in (case.text.zh, case.text.en)]
+    fitted = CountVectorizer(analyzer=analyze_folded, min_df=2).fit(texts[::2] + texts[1::4])
+    vocabulary = fitted.vocabulary_
+    assert any(" " in term for term in vocabulary) and any("~" in term for term in vocabulary)
+    mixed = [texts[i] + " " + texts[i + 1] + texts[i] for i in range(0, 60, 2)]
+    docs = texts + mixed + [fold(t) for t in _AWKWARD]
+    expected = CountVectorizer(analyzer=analyze_folded, vocabulary=vocabulary, dtype=np.float32).transform(
+        docs
+    )
+    counter = VocabularyCounter(vocabulary)
+    got = counter.transform(docs)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert (got != expected).nnz == 0
+    assert (counter.transform(docs) != expected).nnz == 0  # the token cache, once warm, changes nothing
 
 
 def test_sentences_return_spans_of_the_original():
@@ -184,6 +235,20 @@ def test_clone_refits_to_the_same_model(split, fitted):
     again = clone(fitted).fit(texts, y)
     for head, p in fitted.predict_proba(texts[:6]).items():
         np.testing.assert_allclose(again.predict_proba(texts[:6])[head], p)
+
+
+def test_fast_tfidf_path_equals_the_vectorizers(split, fitted):
+    """Prediction counts features with VocabularyCounter; the matrices are sklearn's own."""
+    texts, _ = _xy(split["test"])
+    folded = [fold(t) for t in texts]
+    for name, docs in (("vectorizer_", folded), ("focus_vectorizer_", fitted._focus(folded))):
+        expected = getattr(fitted, name).transform(docs)
+        np.testing.assert_allclose(fitted._tfidf(name, docs).toarray(), expected.toarray(), rtol=1e-6)
+    model = clone(fitted).fit(texts, _xy(split["test"])[1])
+    model.predict_proba(texts[:2])
+    assert set(model._fast) == {"vectorizer_", "focus_vectorizer_"}
+    model.fit(*_xy(split["validation"]))
+    assert model._fast == {}  # a refit never reuses counters built for the old vocabulary
 
 
 def test_fit_rejects_bad_input():

@@ -12,7 +12,8 @@ State file
 ----------
 ``annotate/state/<project>.json`` (``--state-dir``) remembers, per case, the
 task it went to and the *base*: the value of every annotated field when the
-case was last pushed or pulled. A pull is a three-way merge per field of the
+case was first pushed or last pulled (re-pushing a case whose text changed keeps
+its base, so that a label edited locally meanwhile is never taken for unchanged). A pull is a three-way merge per field of the
 base, the local corpus value and the adjudicated Label Studio value:
 
 * nobody filled the field in Label Studio: the local value stays;
@@ -777,7 +778,12 @@ def push(
                 conn.client.predictions.create(task=task_id, **pred)
                 result.predictions += 1
             if record is not None:
-                state["cases"][record["id"]] = {"task_id": task_id, "base": _base(record)}
+                # The base is the last point where labels were in sync with Label Studio; a new
+                # text does not move it, or a later pull would take a label edited locally since
+                # for unchanged and overwrite it.
+                known = state["cases"].get(record["id"])
+                base = known["base"] if known and known.get("task_id") == task_id else _base(record)
+                state["cases"][record["id"]] = {"task_id": task_id, "base": base}
             result.updated += 1
             bar.update(1)
     bar.close()

@@ -449,6 +449,38 @@ def test_conflicting_local_edit_survives_and_is_reported(
 
 @pytest.mark.slow
 @pytest.mark.labelstudio
+def test_local_label_edit_survives_a_repush_of_its_edited_text(
+    label_studio, conn, project, corpus_copy, tmp_path, annotators
+):
+    """Editing a case's label and then its text locally, and pushing the new text, must not make
+    the next pull take Label Studio's label over the local edit."""
+    ann, bo = annotators["ann@btr.test"], annotators["bo@btr.test"]
+    pushed = _push(label_studio, project, tmp_path, cases=corpus_copy)
+    cases = load_cases(corpus_copy)
+    cases[1] = cases[1].model_copy(
+        update={
+            "trigger": Trigger.public_health,
+            "text": cases[1].text.model_copy(update={"en": "New text."}),
+        }
+    )
+    write_cases(cases, corpus_copy)
+    repushed = _push(label_studio, project, tmp_path, cases=corpus_copy)
+    assert repushed.updated == 1
+    task = _tasks(conn, pushed.project_id)["xx-001"]
+    for who in (ann, bo):
+        conn.client.annotations.create(
+            id=task.id, result=_choices(trigger="safety_accident"), completed_by=who
+        )
+
+    result = _pull(label_studio, project, tmp_path, corpus_copy)
+    assert [(c["id"], c["field"], c["local"]) for c in result.conflicts] == [
+        ("xx-001", "trigger", "public_health")
+    ]
+    assert {c.id: c for c in load_cases(corpus_copy)}["xx-001"].trigger.value == "public_health"
+
+
+@pytest.mark.slow
+@pytest.mark.labelstudio
 def test_article_annotated_as_a_new_case_becomes_a_case(
     label_studio, conn, project, corpus_copy, tmp_path, annotators
 ):

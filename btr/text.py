@@ -34,12 +34,10 @@ __all__ = [
 # Runs of whitespace to one space (a lone space is left alone: most of a text's whitespace).
 _SPACE_RE = re.compile(r"\s{2,}|[^\S ]")
 # CJK unified ideographs (+ extension A and compatibility ideographs) and Latin words with digits.
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
-_CJK = "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES)
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Numbers are left out: years, tolls and dates identify cases, not categories.
 _WORD = r"[a-z][a-z0-9'\-]*[a-z0-9]|[a-z]"
 _TOKEN_RE = re.compile(rf"([{_CJK}]+)|({_WORD})")
-_CJK_SPLIT_RE = re.compile(rf"([{_CJK}]+)")
 _CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
 _RUN = "\u4e00"
 _LATIN_TOKEN_RE = re.compile(rf"{_RUN}|{_WORD}")
@@ -200,9 +198,10 @@ class VocabularyCounter:
         word_pairs: dict[tuple[int, int], int] = {}
         n_chars = 0
         for term, column in vocabulary.items():
-            if _CJK_SPLIT_RE.fullmatch(term) and len(term) == 1:
+            cjk = _CJK_RUN_RE.fullmatch(term) is not None
+            if cjk and len(term) == 1:
                 self._chars[ord(term)] = column
-            elif _CJK_SPLIT_RE.fullmatch(term) and len(term) == 2:
+            elif cjk and len(term) == 2:
                 for char in term:
                     if self._pair_chars[ord(char)] < 0:
                         self._pair_chars[ord(char)] = n_chars
@@ -269,16 +268,17 @@ class VocabularyCounter:
         import numpy as np
         import scipy.sparse as sp
 
-        matrices = []
-        for start in range(0, len(folded_texts), 256):  # bounds the dense block below
-            per_text = [self.columns(text) for text in folded_texts[start : start + 256]]
-            rows = np.repeat(np.arange(len(per_text)), [len(c) for c in per_text])
-            cells = rows * self.n_features + np.concatenate(per_text)
-            dense = np.bincount(cells, minlength=len(per_text) * self.n_features)
-            matrices.append(sp.csr_matrix(dense.reshape(len(per_text), self.n_features), dtype=np.float32))
-        if not matrices:
-            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
-        return sp.vstack(matrices, format="csr") if len(matrices) > 1 else matrices[0]
+        per_text = [self.columns(text) for text in folded_texts]
+        columns = np.concatenate(per_text) if per_text else np.zeros(0, dtype=np.int64)
+        rows = np.repeat(np.arange(len(per_text)), [len(c) for c in per_text])
+        # one sorted pass counts each (row, column) cell and leaves columns sorted within rows
+        cells, counts = np.unique(rows * self.n_features + columns, return_counts=True)
+        indptr = np.zeros(len(per_text) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cells // self.n_features, minlength=len(per_text)), out=indptr[1:])
+        return sp.csr_matrix(
+            (counts.astype(np.float32), cells % self.n_features, indptr),
+            shape=(len(per_text), self.n_features),
+        )
 
 
 class _PairTable:

@@ -94,9 +94,16 @@ def test_normalize_matches_its_plain_definition(corpus_path):
     assert [normalize(t) for t in texts] == [_reference_normalize(t) for t in texts]
 
 
-def test_vocabulary_counter_gives_countvectorizers_matrix(corpus_path):
-    """The fast counting path gives exactly the matrix of CountVectorizer over analyze_folded."""
+@pytest.mark.parametrize("pair_tables", ["dense", "sorted"])
+def test_vocabulary_counter_gives_countvectorizers_matrix(corpus_path, pair_tables, monkeypatch):
+    """The fast counting path gives exactly the matrix of CountVectorizer over analyze_folded,
+    with pair tables dense (small vocabularies) or searched (large ones)."""
     from sklearn.feature_extraction.text import CountVectorizer
+
+    from btr.text import _PairTable
+
+    if pair_tables == "sorted":
+        monkeypatch.setattr(_PairTable, "_DENSE_MAX", 0)
 
     texts = [fold(t) for case in load_cases(corpus_path) for t in (case.text.zh, case.text.en)]
     fitted = CountVectorizer(analyzer=analyze_folded, min_df=2).fit(texts[::2] + texts[1::4])

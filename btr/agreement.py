@@ -172,7 +172,9 @@ def corpus_agreement(cases: Iterable[Case], *, fields: Sequence[str] = tuple(HEA
         for field in fields:
             rows.append((case.id, PRIMARY, field, case.head(field)))
             for annotation in blind:
-                rows.append((case.id, annotation.annotator, field, str(getattr(annotation, field).value)))
+                value = getattr(annotation, field)
+                if value is not None:  # a head added after this annotation was made
+                    rows.append((case.id, annotation.annotator, field, str(value.value)))
     report = agreement(rows)
     report["cases"] = n_cases
     return report

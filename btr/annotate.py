@@ -74,6 +74,7 @@ from btr.errors import DataError, InputError, ModelError, Problem, ServiceError,
 from btr.schema import (
     HEADS,
     AcceptingBody,
+    Annotation,
     Case,
     FollowupStatus,
     Language,
@@ -184,7 +185,9 @@ _BY_NAME = {f.name: f for f in FIELDS}
 #: Fields merged into existing cases (the new-case fields only create cases).
 _MERGED = tuple(f for f in FIELDS if not f.new_case_only)
 _CHOICE_FIELDS = tuple(f.name for f in FIELDS if f.kind == "choices")
-_HOTKEYS = "1234567890qwertyuiopasdfghjklzxcvbnm"
+_KEYS = "1234567890qwertyuiopasdfghjklzxcvbnm"
+# single keys first; the heads have more labels than the keyboard has keys
+_HOTKEYS = [*_KEYS, *(f"shift+{k}" for k in _KEYS)]
 _TO = "text"
 
 
@@ -310,7 +313,7 @@ def _source_html(date: str | None, publisher: str | None, url: str | None) -> st
 
 
 def case_task_data(case: Case) -> dict[str, Any]:
-    """Task data for a case: both languages of its text, a title, a date and its first source."""
+    """Task data for a case: every language of its text, a title, a date and its first source."""
     source = case.sources[0]
     date = case.event.date or case.procedure.announced or source.date
     data = {
@@ -320,7 +323,7 @@ def case_task_data(case: Case) -> dict[str, Any]:
         "date": str(date) if date else "",
         "url": str(source.url),
         "publisher": source.publisher,
-        "text": f"{case.text.zh}\n\n{case.text.en}",
+        "text": "\n\n".join(text for _, text in case.text.items()),
     }
     data["source_html"] = _source_html(data["date"], data["publisher"], data["url"])
     data["btr_hash"] = _digest(data)
@@ -712,7 +715,7 @@ def push(
             records.append((article_task_data(article), [article["text"]], None))
     else:
         for case in load_cases(cases or DEFAULT_CORPUS):
-            records.append((case_task_data(case), [case.text.zh, case.text.en], case.to_json()))
+            records.append((case_task_data(case), [text for _, text in case.text.items()], case.to_json()))
 
     conn = connect(url, api_key)
     pid = ensure_project(conn, project)
@@ -957,17 +960,19 @@ def _case_from_article(
 
 
 def _annotations_for(latest: dict[str, dict[str, Any]], blind: bool) -> list[dict[str, Any]]:
+    # heads added after an annotation was made (exit_status) are optional in Annotation
+    required = [h for h in HEADS if Annotation.model_fields[h].is_required()]
     out = []
     for who, a in sorted(latest.items()):
-        if all(head in a["values"] for head in HEADS):
-            out.append(
-                {
-                    "annotator": who,
-                    **{h: a["values"][h] for h in HEADS},
-                    "origin": "label_studio",
-                    "blind": blind,
-                }
+        if all(head in a["values"] for head in required):
+            annotation = Annotation(
+                annotator=who,
+                **{h: a["values"][h] for h in HEADS if h in a["values"]},
+                origin="label_studio",
+                blind=blind,
             )
+            # serialised as the corpus writes it, so that a second pull compares equal
+            out.append(annotation.model_dump(mode="json"))
     return out
 
 

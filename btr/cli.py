@@ -427,14 +427,16 @@ def annotate_serve(project, port, data_dir, cases, model, no_model, state_dir) -
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="models/NAME")
 @click.option("--seed", type=int, default=0)
 @click.option("--cases", type=_corpus_path, default=None, help="Corpus JSONL [default: corpus/cases.jsonl].")
+@click.option("--unrelated", type=_corpus_path, default=None,
+              help="Unrelated news texts, learned as 'unrelated' [default: corpus/unrelated.jsonl].")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Transformer epochs [default: 3].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(kind: str, base_model: str | None, out: Path, seed: int, cases: Path | None,
-                  epochs: int | None, quiet: bool) -> None:  # fmt: skip
+                  unrelated: Path | None, epochs: int | None, quiet: bool) -> None:  # fmt: skip
     """Train a classifier for every head on the whole corpus and save it to OUT."""
     from btr.models import train
 
-    model = train(kind=kind, out=out, base_model=base_model, seed=seed, cases=cases,
+    model = train(kind=kind, out=out, base_model=base_model, seed=seed, cases=cases, unrelated=unrelated,
                   params={"epochs": epochs} if epochs else None, quiet=quiet or None)  # fmt: skip
     click.echo(f"saved {model.kind} model {model.version} to {out} "
                f"({model.meta['size_bytes'] / 1e6:.1f} MB, {model.meta['training_seconds']:.1f} s)", err=True)  # fmt: skip
@@ -447,6 +449,8 @@ def train_command(kind: str, base_model: str | None, out: Path, seed: int, cases
 @click.option(
     "--cv", type=click.IntRange(min=2), default=None, help="K-fold cross-validation grouped by event."
 )
+@click.option("--news", type=_corpus_path, is_flag=False, flag_value=Path("-"), default=None,
+              help="Score on a news evaluation set instead (FILE optional) [default: corpus/news_dev.jsonl].")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--suspects", is_flag=True, help="Also list cases whose cross-validated prediction "
               "confidently disagrees with their label.")  # fmt: skip
@@ -457,9 +461,17 @@ def train_command(kind: str, base_model: str | None, out: Path, seed: int, cases
     "--no-record", is_flag=True, help="Do not record the figures in the model's meta.json and card."
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def evaluate_command(model: Path, data: Path | None, cv: int | None, as_json: bool, suspects: bool,
-                     out: Path | None, seed: int, no_record: bool, quiet: bool) -> None:  # fmt: skip
+def evaluate_command(model: Path, data: Path | None, cv: int | None, news: Path | None, as_json: bool,
+                     suspects: bool, out: Path | None, seed: int, no_record: bool, quiet: bool) -> None:  # fmt: skip
     """Score a model per head beside keyword rules and the majority class, never on its training data."""
+    if news is not None:
+        from btr.news_eval import evaluate_news, news_table
+
+        report = evaluate_news(model, news=None if str(news) == "-" else news, record=not no_record)
+        click.echo(
+            json.dumps(report, ensure_ascii=False, indent=2, default=str) if as_json else news_table(report)
+        )
+        return
     from btr.evaluate import evaluate, table
 
     report = evaluate(model, data=data, cv=cv, out=out, suspects=suspects, seed=seed,

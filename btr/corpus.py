@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -17,10 +18,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from btr.errors import DataError, InputError, Problem
-from btr.schema import HEADS, Case, label_names
+from btr.schema import (
+    HEADS,
+    TEXT_LANGUAGES,
+    UNRELATED_LABELS,
+    Case,
+    NewsArticle,
+    UnrelatedText,
+    label_names,
+)
 
 __all__ = [
     "DEFAULT_CORPUS",
+    "DEFAULT_NEWS",
+    "DEFAULT_UNRELATED",
     "adjudicate",
     "case_rows",
     "corpus_hash",
@@ -30,18 +41,25 @@ __all__ = [
     "iter_records",
     "load_cases",
     "load_dataset",
+    "load_news",
+    "load_unrelated",
     "merge",
+    "record_model",
     "split_cases",
     "stats",
     "stats_markdown",
+    "unrelated_rows",
     "validate",
     "write_cases",
 ]
 
+_CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
 #: The checked-in corpus; ``BTR_CORPUS`` overrides it.
-DEFAULT_CORPUS = Path(
-    os.environ.get("BTR_CORPUS", Path(__file__).resolve().parents[1] / "corpus" / "cases.jsonl")
-)
+DEFAULT_CORPUS = Path(os.environ.get("BTR_CORPUS", _CORPUS_DIR / "cases.jsonl"))
+#: News-style texts that report no exit (trained on, as the ``unrelated`` category).
+DEFAULT_UNRELATED = _CORPUS_DIR / "unrelated.jsonl"
+#: News articles about events outside the corpus, for evaluation only: never trained on.
+DEFAULT_NEWS = _CORPUS_DIR / "news_dev.jsonl"
 
 SPLITS = ("train", "validation", "test")
 
@@ -101,9 +119,22 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None,
             yield number, record, []
 
 
-def _parse(record: dict[str, Any], file: str, line: int) -> tuple[Case | None, list[Problem]]:
+def record_model(path: str | Path) -> type[Case] | type[UnrelatedText] | type[NewsArticle]:
+    """The record model of a corpus file, from its name: ``unrelated*.jsonl`` holds
+    :class:`~btr.schema.UnrelatedText`, ``news*.jsonl`` :class:`~btr.schema.NewsArticle`,
+    any other file :class:`~btr.schema.Case`."""
+    name = Path(path).name
+    if name.startswith("unrelated"):
+        return UnrelatedText
+    if name.startswith("news"):
+        return NewsArticle
+    return Case
+
+
+def _parse(record: dict[str, Any], file: str, line: int, model: type = Case) -> tuple[Any, list[Problem]]:
     try:
-        return Case.model_validate(record), []
+        parsed = model.model_validate(record)
+        return parsed, _cross_language_problems(parsed, file, line) if model is Case else []
     except ValidationError as err:
         problems = []
         for e in err.errors():
@@ -117,8 +148,71 @@ def _parse(record: dict[str, Any], file: str, line: int) -> tuple[Case | None, l
         return None, problems
 
 
-def _check(path: str | Path) -> tuple[list[tuple[int, Case]], list[Problem]]:
-    cases: list[tuple[int, Case]] = []
+_YEAR_RE = re.compile(r"(?<![0-9])(1[89][0-9]{2}|20[0-9]{2})(?![0-9])")
+_NUMBER_RE = re.compile(r"(?<![0-9.,])[0-9]{1,3}(?:[,.\u00a0 ][0-9]{3})*(?![0-9])")
+
+
+def _numbers(text: str) -> set[int]:
+    return {int(re.sub(r"[^0-9]", "", m)) for m in _NUMBER_RE.findall(text)}
+
+
+def _cross_language_problems(case: Case, file: str, line: int) -> list[Problem]:
+    """Facts that can be checked mechanically must agree between ``en`` and the texts added in the
+    languages of the cases' countries: the years named, the numbers of deaths and injured where
+    the English text gives them in digits, and the official's name in the text's script."""
+    problems: list[Problem] = []
+    en = case.text.en
+    years = set(_YEAR_RE.findall(en))
+    tolls = [n for n in (case.event.deaths, case.event.injured) if n is not None and n >= 10]
+    tolls = [n for n in tolls if n in _numbers(en)]
+    for lang, text in case.text.items():
+        if lang in ("zh", "en"):
+            continue  # the two required texts were written together and checked by hand
+        field = f"text.{lang}"
+        missing = sorted(years - set(_YEAR_RE.findall(text)))
+        if missing:
+            problems.append(
+                Problem(file, line, field, f"years in text.en not in {field}: {', '.join(missing)}")
+            )
+        absent = [n for n in tolls if n not in _numbers(text)]
+        if absent:
+            problems.append(Problem(file, line, field, f"deaths/injured in text.en not in {field}: {absent}"))
+        name = case.official.name
+        if _script(name) == _script(text) and _script(name) != "latin":
+            if name.replace(" ", "") not in text.replace(" ", ""):
+                problems.append(Problem(file, line, field, f"the official's name {name!r} is not in {field}"))
+        elif _script(text) == "latin":
+            family = case.official.name_en.split()[-1] if case.official.name_en.split() else ""
+            if family and family.lower() not in text.lower() and family.lower() not in name.lower():
+                problems.append(
+                    Problem(file, line, field, f"the official's name {family!r} is not in {field}")
+                )
+    return problems
+
+
+def _script(text: str) -> str:
+    """The main script of a text: ``hangul``, ``kana`` (Japanese), ``han``, ``cyrillic`` or ``latin``."""
+    counts = Counter()
+    for char in text:
+        code = ord(char)
+        if 0xAC00 <= code <= 0xD7AF:
+            counts["hangul"] += 1
+        elif 0x3040 <= code <= 0x30FF:
+            counts["kana"] += 1
+        elif 0x4E00 <= code <= 0x9FFF:
+            counts["han"] += 1
+        elif 0x0400 <= code <= 0x04FF:
+            counts["cyrillic"] += 1
+        elif char.isalpha():
+            counts["latin"] += 1
+    if counts["kana"]:
+        return "kana" if counts["kana"] * 10 >= counts["han"] else "han"
+    return counts.most_common(1)[0][0] if counts else "latin"
+
+
+def _check(path: str | Path, model: type | None = None) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    model = model or record_model(path)
+    cases: list[tuple[int, Any]] = []
     problems: list[Problem] = []
     first_seen: dict[str, int] = {}
     name = str(path)
@@ -126,7 +220,7 @@ def _check(path: str | Path) -> tuple[list[tuple[int, Case]], list[Problem]]:
         problems += bad
         if record is None:
             continue
-        case, bad = _parse(record, name, number)
+        case, bad = _parse(record, name, number, model)
         problems += bad
         if case is None:
             continue
@@ -163,7 +257,7 @@ def validate(path: str | Path = DEFAULT_CORPUS) -> list[Problem]:
 
 def load_cases(path: str | Path = DEFAULT_CORPUS) -> list[Case]:
     """Load and validate a corpus; raise :class:`~btr.errors.DataError` on any problem."""
-    cases, problems = _check(path)
+    cases, problems = _check(path, Case)
     if problems:
         raise DataError(problems, f"{path}: {len(problems)} problem(s); run `btr corpus validate {path}`")
     return [case for _, case in cases]
@@ -234,7 +328,7 @@ def merge(
     problems: list[Problem] = []
     incoming: dict[str, tuple[Case, str]] = {}
     for source in sources:
-        cases, bad = _check(source)
+        cases, bad = _check(source, Case)
         problems += bad
         for number, case in cases:
             where = f"{source}:{number}"
@@ -405,7 +499,34 @@ def case_rows(case: Case) -> list[dict[str, Any]]:
     """One text row per language of a case, with the head labels."""
     base = {"id": case.id, "event_id": case.event_id, "country": case.country}
     labels = {head: case.head(head) for head in HEADS}
-    return [{**base, "lang": lang, "text": getattr(case.text, lang), **labels} for lang in ("zh", "en")]
+    return [{**base, "language": lang, "text": text, **labels} for lang, text in case.text.items()]
+
+
+def unrelated_rows(item: UnrelatedText) -> list[dict[str, Any]]:
+    """The one text row of an unrelated text, with :data:`~btr.schema.UNRELATED_LABELS`; its own group."""
+    language = item.language.value.split("-")[0]
+    return [
+        {"id": item.id, "event_id": item.id, "country": "", "language": language, "text": item.text}
+        | dict(UNRELATED_LABELS)
+    ]
+
+
+def load_unrelated(path: str | Path = DEFAULT_UNRELATED) -> list[UnrelatedText]:
+    """Load and validate the unrelated texts; an empty list when the file does not exist."""
+    if not Path(path).exists():
+        return []
+    items, problems = _check(path, UnrelatedText)
+    if problems:
+        raise DataError(problems, f"{path}: {len(problems)} problem(s); run `btr corpus validate {path}`")
+    return [item for _, item in items]
+
+
+def load_news(path: str | Path = DEFAULT_NEWS) -> list[NewsArticle]:
+    """Load and validate a news evaluation set (:class:`~btr.schema.NewsArticle` per line)."""
+    items, problems = _check(path, NewsArticle)
+    if problems:
+        raise DataError(problems, f"{path}: {len(problems)} problem(s); run `btr corpus validate {path}`")
+    return [item for _, item in items]
 
 
 def features():
@@ -417,7 +538,7 @@ def features():
             "id": datasets.Value("string"),
             "event_id": datasets.Value("string"),
             "country": datasets.Value("string"),
-            "lang": datasets.ClassLabel(names=["zh", "en"]),
+            "language": datasets.ClassLabel(names=list(TEXT_LANGUAGES)),
             "text": datasets.Value("string"),
             **{head: datasets.ClassLabel(names=label_names(labels)) for head, labels in HEADS.items()},
         }

@@ -25,7 +25,7 @@ def _table(report: dict, title: str) -> list[str]:
     lines = [f"| {title} | alpha | items |", "|---|---:|---:|"]
     for field in HEADS:
         row = report["fields"].get(field)
-        if row is not None:
+        if row is not None and row["items"]:
             value = "undefined" if row["alpha"] is None else f"{row['alpha']:.3f}"
             lines.append(f"| {field} | {value} | {row['items']} |")
     return [*lines, ""]
@@ -38,6 +38,7 @@ def agreement_markdown(cases: list[Case]) -> str:
         for c in cases
         for a in c.curation.annotations
         for head in HEADS
+        if getattr(a, head) is not None  # exit_status is absent in annotations made before that head
     ]
     n = len({r[0] for r in ratings})
     if not n:

@@ -5,10 +5,11 @@ exit      meaning
 ========  ==========================================================
 0         success
 1         invalid data: the corpus or an input failed validation
-2         usage error (click's own: bad option, missing argument)
+2         usage error (click's own: bad option, missing argument; an output that would overwrite an input)
 3         conflicts: a pull kept local edits and wrote a conflicts file
 4         an external service failed (Label Studio unreachable, bad token)
 5         a model or artifact could not be loaded
+130, 143  interrupted (Ctrl-C, SIGTERM): the output holds whole records only, ``--resume`` completes it
 ========  ==========================================================
 """
 
@@ -31,6 +32,7 @@ class Problem:
     line: int | None
     field: str
     message: str
+    id: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -55,6 +57,24 @@ class InputError(BtrError):
     """An input file cannot be read at all (missing, binary, wrong format)."""
 
     exit_code = 1
+
+
+class UsageError(BtrError):
+    """The options contradict each other, e.g. an output path that is also an input."""
+
+    exit_code = 2
+
+
+class Interrupted(BtrError):
+    """A run was stopped by a signal after writing whole records only."""
+
+    def __init__(self, signum: int, done: str) -> None:
+        import signal
+
+        self.exit_code = 128 + signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} after {done}; --resume completes the output"
+        )
 
 
 class ConflictError(BtrError):

@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sklearn.base import BaseEstimator
 
 from btr.errors import InputError, ModelError, require
-from btr.schema import HEADS, label_names
+from btr.schema import CATEGORY_EXIT_STATUSES, HEADS, UNRELATED_LABELS, Category, ExitStatus, label_names
 
 __all__ = [
     "NOT_APPLICABLE",
@@ -66,11 +66,14 @@ __all__ = [
     "ModelMeta",
     "TransformerModel",
     "applies",
+    "joint_category_exit",
     "load_model",
     "make_estimator",
+    "open_world_proba",
     "render_card",
     "rows_to_xy",
     "train",
+    "training_rows",
 ]
 
 #: Labels meaning "this head does not apply here" or "cannot be told": such rows neither
@@ -80,6 +83,7 @@ NOT_APPLICABLE: dict[str, frozenset[str]] = {
     "trigger": frozenset({"none"}),
     "responsibility": frozenset({"none", "unclear"}),
     "initiation": frozenset({"not_applicable", "unknown"}),
+    "exit_status": frozenset(),
 }
 
 KINDS = ("linear", "transformer")
@@ -185,9 +189,15 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         category, so they add noise there.
     focus_heads : tuple of str
         Heads that also see features of the sentences about an exit
-        (:func:`btr.text.exit_sentences`), counted apart: whether an official resigned,
+        (:func:`btr.lexicon.exit_sentences`), counted apart: whether an official resigned,
         was removed or stayed is told there (category macro-F1 0.80 to 0.82 in
         cross-validation; trigger does not gain).
+    cues : float
+        Weight of the cue counts (:func:`btr.lexicon.cue_counts`: demand, refusal, denial or
+        rumour, condition or future, per language) in the exit sentences, log-scaled; 0 leaves
+        them out. They tell an exit that happened from one only asked for, refused or rumoured.
+    cue_heads : tuple of str
+        Heads that see the cue counts.
     calibrate : bool
         Fit one temperature per head on 3-fold out-of-fold predictions
         (:func:`_fit_temperature`), so that scores are calibrated probabilities.
@@ -215,7 +225,9 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         class_weight: str | None = "balanced",
         lexicon: float = 1.0,
         lexicon_heads: tuple[str, ...] = ("trigger", "responsibility", "initiation"),
-        focus_heads: tuple[str, ...] = ("category",),
+        focus_heads: tuple[str, ...] = ("category", "exit_status"),
+        cues: float = 1.0,
+        cue_heads: tuple[str, ...] = ("category", "exit_status"),
         calibrate: bool = True,
         heads: tuple[str, ...] | None = None,
         random_state: int = 0,
@@ -224,6 +236,8 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         self.lexicon = lexicon
         self.lexicon_heads = lexicon_heads
         self.focus_heads = focus_heads
+        self.cues = cues
+        self.cue_heads = cue_heads
         self.calibrate = calibrate
         self.min_df = min_df
         self.max_features = max_features
@@ -247,10 +261,12 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         self.__dict__.pop("_fast_cache", None)
         self.vectorizer_ = self._vectorizer()
         self.focus_vectorizer_ = self._vectorizer() if self.focus_heads else None
+        focus = self._focus(folded)
         features = (
             self.vectorizer_.fit_transform(folded),
             self._keyword_counts(folded),
-            self.focus_vectorizer_.fit_transform(self._focus(folded)) if self.focus_heads else None,
+            self.focus_vectorizer_.fit_transform(focus) if self.focus_heads else None,
+            self._cue_counts(focus),
         )
         self.classifiers_: dict[str, Any] = {}
         self.classes_: dict[str, list[str]] = {}
@@ -302,13 +318,23 @@ class LinearModel(_HeadsMixin, BaseEstimator):
 
         return np.log1p(keyword_counts(folded, folded=True)) * np.float32(self.lexicon)
 
-    def _features(self, texts: list[str]) -> tuple[Any, np.ndarray | None, Any]:
-        """The TF-IDF matrix, the (weighted, log-scaled) keyword counts, the exit-sentence TF-IDF."""
+    def _cue_counts(self, focus: list[str]) -> np.ndarray | None:
+        if not self.cues or not self.cue_heads:
+            return None
+        from btr.lexicon import cue_counts
+
+        return np.log1p(cue_counts(focus)) * np.float32(self.cues)
+
+    def _features(self, texts: list[str]) -> tuple[Any, np.ndarray | None, Any, np.ndarray | None]:
+        """The TF-IDF matrix, the (weighted, log-scaled) keyword counts, the exit-sentence TF-IDF
+        and the cue counts of the exit sentences."""
         from btr.text import fold
 
         folded = [fold(t) for t in texts]
-        focus = self._tfidf("focus_vectorizer_", self._focus(folded)) if self.focus_vectorizer_ else None
-        return self._tfidf("vectorizer_", folded), self._keyword_counts(folded), focus
+        sentences = self._focus(folded)
+        focus = self._tfidf("focus_vectorizer_", sentences) if self.focus_vectorizer_ else None
+        cues = self._cue_counts(sentences) if getattr(self, "cues", 0) else None
+        return self._tfidf("vectorizer_", folded), self._keyword_counts(folded), focus, cues
 
     def _tfidf(self, name: str, folded: list[str]):
         """``getattr(self, name).transform(folded)``, with the counting done by
@@ -337,18 +363,18 @@ class LinearModel(_HeadsMixin, BaseEstimator):
 
     @staticmethod
     def _focus(folded: list[str]) -> list[str]:
-        from btr.text import exit_sentences
+        from btr.lexicon import exit_sentences
 
         return [exit_sentences(t) for t in folded]
 
-    def _head_features(self, features: tuple[Any, np.ndarray | None, Any], head: str):
-        """A head sees the TF-IDF columns, its own keyword columns if it is a lexicon head, and the
-        exit-sentence columns if it is a focus head."""
+    def _head_features(self, features: tuple[Any, ...], head: str):
+        """A head sees the TF-IDF columns, its own keyword columns if it is a lexicon head, the
+        exit-sentence columns if it is a focus head and the cue counts if it is a cue head."""
         import scipy.sparse as sp
 
         from btr.rules import keyword_columns
 
-        tfidf, counts, focus = features
+        tfidf, counts, focus, cues = features
         blocks = [tfidf]
         if counts is not None and head in self.lexicon_heads:
             own = [i for i, (h, _) in enumerate(keyword_columns()) if h == head]
@@ -356,6 +382,8 @@ class LinearModel(_HeadsMixin, BaseEstimator):
                 blocks.append(sp.csr_matrix(counts[:, own]))
         if focus is not None and head in self.focus_heads:
             blocks.append(focus)
+        if cues is not None and head in self.cue_heads:
+            blocks.append(sp.csr_matrix(cues))
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
     # skops writes a dict entry by entry (slow and large for a vocabulary of 10^5 n-grams), so each
@@ -653,6 +681,65 @@ class TransformerModel(_HeadsMixin, BaseEstimator):
         return model
 
 
+def joint_category_exit(proba: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Make ``category`` and ``exit_status`` agree, as a product of the two heads.
+
+    The schema allows each category a set of exit statuses
+    (:data:`btr.schema.CATEGORY_EXIT_STATUSES`: a ``btr`` is an exit that occurred, a
+    ``no_resignation`` one demanded, refused, rumoured or conditional). Each head's
+    probabilities are multiplied by the other head's mass on the labels compatible with
+    them and renormalised, so that a text the exit-status head reads as a demand is not
+    tagged as a resignation that happened, and the other way round.
+
+    Examples
+    --------
+    >>> c = np.array([[0.5, 0, 0, 0.4, 0.1, 0]])     # btr 0.5, no_resignation 0.4
+    >>> s = np.array([[0.2, 0.8, 0, 0, 0, 0]])       # occurred 0.2, demanded 0.8
+    >>> out = joint_category_exit({"category": c, "exit_status": s})
+    >>> int(out["category"].argmax())                 # no_resignation
+    3
+    """
+    if "category" not in proba or "exit_status" not in proba:
+        return proba
+    categories, statuses = list(Category), list(ExitStatus)
+    allowed = np.zeros((len(categories), len(statuses)))
+    for c, compatible in CATEGORY_EXIT_STATUSES.items():
+        for s in compatible:
+            allowed[categories.index(c), statuses.index(s)] = 1.0
+    cat, status = proba["category"], proba["exit_status"]
+    joint_cat = cat * (status @ allowed.T)
+    joint_status = status * (cat @ allowed)
+    out = dict(proba)
+    for head, joint, original in (("category", joint_cat, cat), ("exit_status", joint_status, status)):
+        total = joint.sum(axis=1, keepdims=True)
+        out[head] = np.where(total > 0, joint / np.where(total > 0, total, 1.0), original)
+    return out
+
+
+def open_world_proba(estimator: Any, texts: Sequence[str], *, gate: bool = True) -> dict[str, np.ndarray]:
+    """Per head, ``(n, n_labels)`` probabilities for news of any kind: the lexicon gate first, then
+    the estimator on the texts that mention an exit, with :func:`joint_category_exit`.
+
+    A text with no exit term of any language (:func:`btr.lexicon.mentions_exit`) gets the
+    :data:`btr.schema.UNRELATED_LABELS` with probability 1 without running the estimator:
+    in an ordinary archive that is most articles, and the cheap path.
+    """
+    from btr.lexicon import mentions_exit
+
+    texts = list(texts)
+    heads = estimator.heads_
+    out = {head: np.zeros((len(texts), len(names))) for head, names in heads.items()}
+    passed = mentions_exit(texts) if gate else np.ones(len(texts), dtype=bool)
+    for head, names in heads.items():
+        out[head][~passed, names.index(UNRELATED_LABELS[head])] = 1.0
+    at = np.flatnonzero(passed)
+    if len(at):
+        proba = joint_category_exit(estimator.predict_proba([texts[i] for i in at]))
+        for head in heads:
+            out[head][at] = proba[head]
+    return out
+
+
 def make_estimator(kind: str, **params: Any) -> LinearModel | TransformerModel:
     """An unfitted estimator of ``kind`` (``linear`` or ``transformer``) with ``params``."""
     if kind == "linear":
@@ -679,6 +766,9 @@ class CorpusInfo(_Meta):
     events: int = Field(ge=1)
     languages: list[str]
     case_ids: list[str]
+    unrelated: str | None = Field(default=None, description="The unrelated texts trained on, if any")
+    unrelated_sha256: str | None = None
+    unrelated_texts: int = 0
 
 
 class ModelMeta(_Meta):
@@ -697,6 +787,7 @@ class ModelMeta(_Meta):
     seed: int
     params: dict[str, Any]
     metrics: dict[str, Any] = Field(default_factory=dict)
+    gate: bool = Field(default=True, description="Texts with no exit term are unrelated (btr.lexicon)")
     packages: dict[str, str]
     training_seconds: float = Field(ge=0)
     size_bytes: int = Field(ge=0)
@@ -884,13 +975,25 @@ class Model:
     def kind(self) -> str:
         return self._meta.kind
 
+    @property
+    def gate(self) -> bool:
+        """Whether texts with no exit term are ``unrelated`` without running the estimator."""
+        return self._meta.gate
+
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Per head, an ``(n, n_labels)`` array in :attr:`heads` order; rows sum to 1."""
-        return self.estimator.predict_proba(list(texts))
+        """Per head, an ``(n, n_labels)`` array in :attr:`heads` order; rows sum to 1
+        (:func:`open_world_proba`: the lexicon gate, the estimator, category and exit status joined)."""
+        return open_world_proba(self.estimator, list(texts), gate=self.gate)
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, dict[str, Any]]]:
         """Per text, ``{head: {"label": name, "score": probability}}``."""
-        return self.estimator.predict(list(texts))
+        proba = self.predict_proba(texts)
+        heads = self.heads
+        result: list[dict[str, dict[str, Any]]] = [{} for _ in range(len(texts))]
+        for head, p in proba.items():
+            for i, j in enumerate(p.argmax(axis=1)):
+                result[i][head] = {"label": heads[head][j], "score": float(p[i, j])}
+        return result
 
     def explain(self, text: str) -> str | None:
         """The sentence of ``text`` that most supports the predicted category (linear models);
@@ -1072,19 +1175,38 @@ def resolve_path(recorded: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
-def corpus_info(cases: Sequence[Any], path: str | Path) -> CorpusInfo:
-    """Describe the cases a model is trained on (hash of the file they came from)."""
-    from btr.corpus import corpus_hash
+def corpus_info(
+    cases: Sequence[Any],
+    path: str | Path,
+    *,
+    unrelated: Sequence[Any] = (),
+    unrelated_path: str | Path | None = None,
+) -> CorpusInfo:
+    """Describe the data a model is trained on (hashes of the files it came from)."""
+    from btr.corpus import case_rows, corpus_hash
 
+    rows = [row for case in cases for row in case_rows(case)]
     return CorpusInfo(
         path=portable_path(path),
         sha256=corpus_hash(path),
         cases=len(cases),
-        rows=2 * len(cases),
+        rows=len(rows) + len(unrelated),
         events=len({c.event_id for c in cases}),
-        languages=["zh", "en"],
+        languages=sorted({row["language"] for row in rows}),
         case_ids=sorted(c.id for c in cases),
+        unrelated=portable_path(unrelated_path) if unrelated else None,
+        unrelated_sha256=corpus_hash(unrelated_path) if unrelated else None,
+        unrelated_texts=len(unrelated),
     )
+
+
+def training_rows(cases: Sequence[Any], unrelated: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The text rows a model learns from: every language of every case, then the unrelated texts."""
+    from btr.corpus import case_rows, unrelated_rows
+
+    return [row for case in cases for row in case_rows(case)] + [
+        row for item in unrelated for row in unrelated_rows(item)
+    ]
 
 
 def train(
@@ -1094,6 +1216,7 @@ def train(
     base_model: str | None = None,
     seed: int = 0,
     cases: str | Path | None = None,
+    unrelated: str | Path | None = None,
     name: str | None = None,
     params: dict[str, Any] | None = None,
     quiet: bool | None = None,
@@ -1110,6 +1233,9 @@ def train(
     seed : int
     cases : path, optional
         The corpus file; default ``corpus/cases.jsonl``.
+    unrelated : path, optional
+        News-style texts that report no exit, learned as ``unrelated``; default
+        ``corpus/unrelated.jsonl`` (left out when it does not exist).
     params : dict, optional
         Further estimator parameters.
 
@@ -1122,10 +1248,14 @@ def train(
     --------
     >>> model = train(kind="linear", out="models/default")  # doctest: +SKIP
     """
-    from btr.corpus import DEFAULT_CORPUS, case_rows, load_cases
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_cases, load_unrelated
 
     path = Path(cases or DEFAULT_CORPUS)
     loaded = load_cases(path)
+    unrelated_path = Path(unrelated or DEFAULT_UNRELATED)
+    if unrelated is not None and not unrelated_path.exists():
+        raise InputError(f"{unrelated_path}: no such file")
+    extra = load_unrelated(unrelated_path)
     if len(loaded) < 2:
         raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
     options = dict(params or {}, random_state=seed)
@@ -1135,13 +1265,12 @@ def train(
     elif base_model:
         raise InputError("--base-model applies only to --model transformer")
     estimator = make_estimator(kind, **options)
-    texts, y = rows_to_xy([row for case in loaded for row in case_rows(case)])
+    texts, y = rows_to_xy(training_rows(loaded, extra))
     started = time.perf_counter()
     estimator.fit(texts, y)
     seconds = time.perf_counter() - started
-    save_model(
-        estimator, out, name=name, corpus=corpus_info(loaded, path), seed=seed, training_seconds=seconds
-    )
+    info = corpus_info(loaded, path, unrelated=extra, unrelated_path=unrelated_path)
+    save_model(estimator, out, name=name, corpus=info, seed=seed, training_seconds=seconds)
     return load_model(out, quiet=quiet)
 
 

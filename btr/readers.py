@@ -39,6 +39,7 @@ import csv
 import glob
 import gzip
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -208,11 +209,14 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
 
 
 def _walk(directory: Path) -> list[str]:
-    return [
-        p.as_posix()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
-    ]
+    """Every non-hidden entry below ``directory`` that is not a directory, sorted. Links to
+    directories are not followed (a link loop cannot recurse); links to files, broken links
+    included, are listed, so that one that cannot be read is reported rather than dropped."""
+    found = []
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(root, f) for f in files if not f.startswith(".")]
+    return sorted(p.as_posix() for p in found)
 
 
 def read_articles(
@@ -220,6 +224,7 @@ def read_articles(
     *,
     text_field: str = "text",
     id_field: str = "id",
+    encoding: str | None = None,
     stdin: BinaryIO | None = None,
 ) -> Iterator[Article | Problem]:
     """Stream the articles of every input, and a :class:`Problem` for each record that fails.
@@ -231,6 +236,9 @@ def read_articles(
     text_field, id_field : str
         The JSON keys or CSV columns of the text and the id. A record without an
         id gets ``FILE:LINE``.
+    encoding : str, optional
+        The encoding of CSV, ``.txt`` and ``.html`` inputs, when known; default: detected.
+        JSON Lines is UTF-8 by definition and is always read as such.
     stdin : binary stream, optional
         Read for ``-``; default ``sys.stdin.buffer``.
 
@@ -239,10 +247,15 @@ def read_articles(
     Article or Problem
         In input order. Missing inputs raise :class:`InputError` before anything is read.
     """
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError as err:
+            raise InputError(f"unknown encoding {encoding!r}") from err
     for name in expand_inputs(inputs):
         if name == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
-            yield from _read_stream(stream, "<stdin>", None, text_field, id_field)
+            yield from _read_stream(stream, "<stdin>", None, text_field, id_field, encoding)
             continue
         kind = _kind(name)
         if kind is None:
@@ -251,13 +264,13 @@ def read_articles(
                 name, None, "", f"unsupported file type {suffix}; btr tag reads {', '.join(SUPPORTED)}"
             )
         elif kind in ("text", "html"):
-            yield _read_document(Path(name), kind)
+            yield _read_document(Path(name), kind, encoding)
         else:
             opener = gzip.open if name.endswith(".gz") else open
             try:
                 with opener(name, "rb") as stream:
-                    yield from _read_stream(stream, name, kind, text_field, id_field)
-            except (OSError, EOFError) as err:  # unreadable file, corrupt gzip
+                    yield from _read_stream(stream, name, kind, text_field, id_field, encoding)
+            except OSError as err:  # unreadable file, not a gzip file
                 yield Problem(name, None, "", f"cannot read file: {err}")
 
 
@@ -274,65 +287,143 @@ def _kind(name: str) -> str | None:
     return None
 
 
+class _Broken(Exception):
+    """The stream broke after ``lines`` complete lines (a truncated gzip, a read error)."""
+
+    def __init__(self, lines: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.lines = lines
+        self.error = error
+
+
 def _read_stream(
-    stream: BinaryIO, name: str, kind: str | None, text_field: str, id_field: str
+    stream: BinaryIO, name: str, kind: str | None, text_field: str, id_field: str, encoding: str | None = None
 ) -> Iterator[Article | Problem]:
-    """JSONL or CSV from a binary stream, line by line; ``kind=None`` sniffs (stdin)."""
+    """JSONL or CSV from a binary stream, record by record; ``kind=None`` sniffs (stdin)."""
     try:
         head = stream.read(SAMPLE_BYTES)
-        encoding = detect_encoding(head, complete=len(head) < SAMPLE_BYTES)
     except (OSError, EOFError) as err:
         yield Problem(name, None, "", f"cannot read: {err}")
         return
-    except ValueError as err:
-        yield Problem(name, None, "", str(err))
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        yield Problem(name, None, "", "UTF-16 text is not supported; convert it to UTF-8")
         return
-    if encoding == "utf-8-sig":
-        head, encoding = head[len(codecs.BOM_UTF8) :], "utf-8"
     if kind is None:
-        if not head.lstrip().startswith(b"{"):
-            data = head + stream.read(MAX_ARTICLE_BYTES + 1 - len(head))
-            if len(data) > MAX_ARTICLE_BYTES:
-                yield Problem(
-                    name, None, "", f"more than {MAX_ARTICLE_BYTES} bytes: too large for one article"
-                )
-            else:
-                yield _document(STDIN, data, None, "text")
+        if not head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{"):
+            yield _stdin_document(stream, head, name, encoding)
             return
         kind = "jsonl"
     lines = _lines(head, stream)
     if kind == "jsonl":
-        yield from _jsonl(lines, name, encoding, text_field, id_field)
+        yield from _jsonl(lines, name, text_field, id_field)
     else:
-        yield from _csv(lines, name, encoding, text_field, id_field)
+        yield from _csv(lines, name, head, encoding, text_field, id_field)
 
 
-def _lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+def _stdin_document(stream: BinaryIO, head: bytes, name: str, encoding: str | None) -> Article | Problem:
+    try:
+        data = head + stream.read(MAX_ARTICLE_BYTES + 1 - len(head))
+    except (OSError, EOFError) as err:
+        return Problem(name, None, "", f"cannot read: {err}")
+    if len(data) > MAX_ARTICLE_BYTES:
+        return Problem(name, None, "", f"more than {MAX_ARTICLE_BYTES} bytes: too large for one article")
+    return _document(STDIN, data, None, "text", encoding)
+
+
+#: A JSONL or CSV line longer than this is rejected without being held in memory whole.
+MAX_LINE_BYTES = MAX_ARTICLE_BYTES
+_CHUNK = 1 << 20
+
+
+def _lines(head: bytes, stream: BinaryIO) -> Iterator[bytes | int]:
     """The lines of ``head`` followed by the rest of ``stream`` (``head`` may end mid-line).
 
-    Splitting bytes on ``\\n`` is safe for UTF-8, GB18030 and Big5: none of them uses
-    0x0A inside a multi-byte character.
+    A line longer than :data:`MAX_LINE_BYTES` is skipped to its end and yields its length
+    (an ``int``) instead. A read error raises :class:`_Broken` with the count of the lines
+    yielded before it. Splitting bytes on ``\\n`` is safe for UTF-8, GB18030 and Big5: none
+    of them uses 0x0A inside a multi-byte character.
     """
-    *complete, partial = head.split(b"\n")
-    for line in complete:
-        yield line + b"\n"
-    for line in stream:
-        if partial:
-            line, partial = partial + line, b""
-        yield line
-    if partial:
-        yield partial
+    buffered = [head]
+    count = 0
+    pending = b""
+    overflow = 0  # bytes of an over-long line skipped so far
+    while buffered or stream is not None:
+        if buffered:
+            chunk = buffered.pop()
+        else:
+            try:
+                chunk = stream.read(_CHUNK)
+            except (OSError, EOFError) as err:
+                raise _Broken(count, err) from err
+            if not chunk:
+                break
+        start = 0
+        while True:
+            cut = chunk.find(b"\n", start)
+            if cut < 0:
+                rest = chunk[start:]
+                if overflow:
+                    overflow += len(rest)
+                elif len(pending) + len(rest) > MAX_LINE_BYTES:
+                    overflow, pending = len(pending) + len(rest), b""
+                else:
+                    pending += rest
+                break
+            piece = chunk[start : cut + 1]
+            start = cut + 1
+            count += 1
+            if overflow:
+                yield overflow + len(piece)
+                overflow = 0
+            elif len(pending) + len(piece) > MAX_LINE_BYTES:
+                size, pending = len(pending) + len(piece), b""
+                yield size
+            else:
+                yield pending + piece
+                pending = b""
+    if overflow:
+        yield overflow
+    elif pending:
+        yield pending
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _jsonl(
-    lines: Iterator[bytes], name: str, encoding: str, text_field: str, id_field: str
+    lines: Iterator[bytes | int], name: str, text_field: str, id_field: str
 ) -> Iterator[Article | Problem]:
-    for number, raw in enumerate(lines, start=1):
+    """JSON Lines, each line decoded as UTF-8 on its own: a damaged line costs only itself."""
+    number = 0
+    while True:
         try:
-            line = raw.decode(encoding)
+            raw = next(lines)
+        except StopIteration:
+            return
+        except _Broken as broken:
+            yield Problem(
+                name, broken.lines + 1, "", f"the file breaks off after line {broken.lines}: {broken.error}"
+            )
+            return
+        number += 1
+        if isinstance(raw, int):
+            yield Problem(name, number, "", f"line of {raw} bytes, longer than the limit of {MAX_LINE_BYTES}")
+            continue
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as err:
             yield Problem(
-                name, number, "", f"undecodable bytes as {encoding} at column {err.start + 1}: {err.reason}"
+                name,
+                number,
+                "",
+                f"not UTF-8 (JSON Lines is UTF-8): byte {raw[err.start]:#04x} at column {err.start + 1}",
             )
             continue
         if not line.strip():
@@ -352,44 +443,107 @@ _MISSING = object()
 
 
 def _article(text: object, id_: object, name: str, line: int, text_field: str) -> Article | Problem:
+    known = None if id_ is None or id_ == "" or isinstance(id_, dict | list) else str(id_)
+    if known is not None and _has_surrogate(known):
+        return Problem(name, line, "id", "the id holds a lone surrogate (not valid Unicode)")
     if text is _MISSING:
-        return Problem(name, line, text_field, "missing text field")
+        return Problem(name, line, text_field, "missing text field", known)
     if not isinstance(text, str):
-        return Problem(name, line, text_field, f"a {type(text).__name__}, not text")
+        return Problem(name, line, text_field, f"a {type(text).__name__}, not text", known)
     if not text.strip():
-        return Problem(name, line, text_field, "empty text")
-    if id_ is None or id_ == "":
-        id_ = f"{name}:{line}"
-    return Article(str(id_), text, name, line)
+        return Problem(name, line, text_field, "empty text", known)
+    if _has_surrogate(text):
+        return Problem(name, line, text_field, "the text holds a lone surrogate (not valid Unicode)", known)
+    return Article(known if known is not None else f"{name}:{line}", text, name, line)
+
+
+def _legacy_encoding(head: bytes) -> str | None:
+    """The legacy encoding of the lines of ``head`` that are not UTF-8, or None when all are."""
+    from charset_normalizer import from_bytes
+
+    foreign = [
+        line
+        for line in head.split(b"\n")[:-1] or [head]
+        if not line.isascii() and not _decodes(line, "utf-8")
+    ]
+    if not foreign:
+        return None
+    best = from_bytes(b"\n".join(foreign)).best()
+    if best is None:
+        return None
+    found = codecs.lookup(best.encoding).name
+    return _SUPERSETS.get(found, found)
 
 
 def _csv(
-    lines: Iterator[bytes], name: str, encoding: str, text_field: str, id_field: str
+    lines: Iterator[bytes | int],
+    name: str,
+    head: bytes,
+    encoding: str | None,
+    text_field: str,
+    id_field: str,
 ) -> Iterator[Article | Problem]:
-    """CSV rows; a row touching an undecodable line is rejected, the rest of the file is kept."""
+    """CSV rows, each line decoded on its own: as UTF-8 where it is valid UTF-8, else in the declared
+    encoding or the legacy encoding detected from the file's other non-UTF-8 lines; a row touching a
+    line that decodes in neither is rejected, the rest of the file is kept."""
     bad: dict[int, str] = {}
+    broken: list[_Broken] = []
+    legacy: list[str | None] = [encoding] if encoding else []
+
+    def decode(number: int, raw: bytes) -> str:
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            bad[number] = f"NUL byte at column {nul + 1}"
+            return "\n"
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        if not encoding:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        if not legacy:
+            legacy.append(_legacy_encoding(head) or _legacy_encoding(raw))
+        try:
+            if legacy[0] is None:
+                raise UnicodeDecodeError("utf-8", raw, 0, 1, "no encoding fits")
+            return raw.decode(legacy[0])
+        except UnicodeDecodeError as err:
+            bad[number] = (
+                f"undecodable bytes (not UTF-8{', nor ' + legacy[0] if legacy[0] else ''}) at column {err.start + 1}"
+            )
+            return raw.decode("utf-8", errors="replace")
 
     def decoded() -> Iterator[str]:
-        for number, raw in enumerate(lines, start=1):
+        number = 0
+        while True:
             try:
-                yield raw.decode(encoding)
-            except UnicodeDecodeError as err:
-                bad[number] = (
-                    f"undecodable bytes as {encoding} at line {number}, column {err.start + 1}: {err.reason}"
-                )
-                yield raw.decode(encoding, errors="replace")
+                raw = next(lines)
+            except StopIteration:
+                return
+            except _Broken as err:
+                broken.append(err)
+                return
+            number += 1
+            if isinstance(raw, int):
+                bad[number] = f"line of {raw} bytes, longer than the limit of {MAX_LINE_BYTES}"
+                yield "\n"
+                continue
+            yield decode(number, raw)
 
     # Articles are long: lift the csv module's 128 KiB default field limit.
     csv.field_size_limit(MAX_ARTICLE_BYTES)
     reader = csv.reader(decoded())
     header: list[str] | None = None
+    text_at: int | None = None
+    id_at: int | None = None
     end = 0
     while True:
         start = end + 1
         try:
             row = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as err:
             end = reader.line_num
             yield Problem(name, start, "", f"malformed CSV: {err}")
@@ -401,28 +555,34 @@ def _csv(
                 yield Problem(name, start, "", f"header: {problem}")
                 return
             header = row
-            if text_field not in header:
-                yield Problem(
-                    name, 1, text_field, f"no column {text_field!r} in the header ({', '.join(header)})"
-                )
-                return
-            text_at = header.index(text_field)
+            text_at = header.index(text_field) if text_field in header else None
             id_at = header.index(id_field) if id_field in header else None
             continue
-        if not row:
+        if not row and not problem:
             continue
+        row_id = row[id_at] if id_at is not None and id_at < len(row) and row[id_at] else None
         if problem:
-            yield Problem(name, start, "", problem)
+            yield Problem(name, start, "", problem, row_id)
+        elif text_at is None:
+            yield Problem(
+                name,
+                start,
+                text_field,
+                f"no column {text_field!r} in the header ({', '.join(header)})",
+                row_id,
+            )
         elif len(row) != len(header):
-            yield Problem(name, start, "", f"{len(row)} fields where the header has {len(header)}")
+            yield Problem(name, start, "", f"{len(row)} fields where the header has {len(header)}", row_id)
         else:
-            yield _article(row[text_at], row[id_at] if id_at is not None else None, name, start, text_field)
+            yield _article(row[text_at], row_id, name, start, text_field)
+    for err in broken:
+        yield Problem(name, err.lines + 1, "", f"the file breaks off after line {err.lines}: {err.error}")
 
 
 # ------------------------------------------------------------------ one article per file
 
 
-def _read_document(path: Path, kind: str) -> Article | Problem:
+def _read_document(path: Path, kind: str, encoding: str | None = None) -> Article | Problem:
     name = path.as_posix()
     try:
         size = path.stat().st_size
@@ -433,12 +593,13 @@ def _read_document(path: Path, kind: str) -> Article | Problem:
         data = path.read_bytes()
     except OSError as err:
         return Problem(name, None, "", f"cannot read file: {err}")
-    return _document(name, data, None, kind)
+    return _document(name, data, None, kind, encoding)
 
 
-def _document(name: str, data: bytes, line: int | None, kind: str) -> Article | Problem:
-    encoding = None
-    if kind == "html":
+def _document(
+    name: str, data: bytes, line: int | None, kind: str, encoding: str | None = None
+) -> Article | Problem:
+    if kind == "html" and encoding is None:
         declared = _META_CHARSET_RE.search(data[:4096])
         if declared:
             try:

@@ -26,20 +26,27 @@ from pydantic import (
     GetCoreSchemaHandler,
     HttpUrl,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = [
+    "CATEGORY_EXIT_STATUSES",
     "HEADS",
+    "REQUIRED_TEXT_LANGUAGES",
+    "TEXT_LANGUAGES",
+    "UNRELATED_LABELS",
     "AcceptingBody",
     "Annotation",
     "Case",
     "Category",
     "Curation",
     "Event",
+    "ExitStatus",
     "Followup",
     "FollowupPost",
+    "FollowupSearch",
     "FollowupStatus",
     "Initiation",
     "Language",
@@ -77,6 +84,18 @@ class Category(_Labels):
     dismissal = "dismissal", "Removed, dismissed or prosecuted without a resignation (免职, 撤职)"
     no_resignation = "no_resignation", "Calls to resign, apologies or refused offers; the official stays"
     non_public = "non_public", "Private-company or non-state resignation, even if blame-taking"
+    unrelated = "unrelated", "Reports no exit from any public or corporate post and no demand for one"
+
+
+class ExitStatus(_Labels):
+    """What happened to the exit the text is about (a head of its own for open-world news)."""
+
+    occurred = "occurred", "The official resigned, was removed, or the exit was announced"
+    demanded = "demanded", "Resignation was called for or demanded, and has not happened"
+    refused = "refused", "The official refused to go, or an offer to resign was turned down"
+    denied_or_rumoured = "denied_or_rumoured", "An exit was rumoured or speculated about, or denied"
+    conditional_or_future = "conditional_or_future", "Promised on a condition, or only for the future"
+    no_exit = "no_exit", "No exit and no demand for one is reported"
 
 
 class Trigger(_Labels):
@@ -215,7 +234,46 @@ HEADS: dict[str, type[_Labels]] = {
     "trigger": Trigger,
     "responsibility": Responsibility,
     "initiation": Initiation,
+    "exit_status": ExitStatus,
 }
+
+#: The label of each head for a text that reports no exit and no demand for one.
+UNRELATED_LABELS: dict[str, str] = {
+    "category": "unrelated",
+    "trigger": "none",
+    "responsibility": "none",
+    "initiation": "not_applicable",
+    "exit_status": "no_exit",
+}
+
+#: The exit statuses each category allows; a case's ``exit_status`` must be one of them.
+CATEGORY_EXIT_STATUSES: dict[Category, tuple[ExitStatus, ...]] = {
+    Category.btr: (ExitStatus.occurred,),
+    Category.other_resignation: (ExitStatus.occurred,),
+    Category.dismissal: (ExitStatus.occurred,),
+    Category.no_resignation: (
+        ExitStatus.demanded,
+        ExitStatus.refused,
+        ExitStatus.denied_or_rumoured,
+        ExitStatus.conditional_or_future,
+    ),
+    Category.non_public: tuple(s for s in ExitStatus if s is not ExitStatus.no_exit),
+    Category.unrelated: (ExitStatus.no_exit,),
+}
+
+
+def _check_exit_status(category: Category, status: ExitStatus) -> None:
+    allowed = CATEGORY_EXIT_STATUSES[category]
+    if status not in allowed:
+        raise PydanticCustomError(
+            "exit_status",
+            "exit_status '{status}' does not fit category '{category}' (allowed: {allowed})",
+            {
+                "status": status.value,
+                "category": category.value,
+                "allowed": ", ".join(a.value for a in allowed),
+            },
+        )
 
 
 def label_names(labels: type[_Labels]) -> list[str]:
@@ -224,7 +282,7 @@ def label_names(labels: type[_Labels]) -> list[str]:
     Examples
     --------
     >>> label_names(Category)
-    ['btr', 'other_resignation', 'dismissal', 'no_resignation', 'non_public']
+    ['btr', 'other_resignation', 'dismissal', 'no_resignation', 'non_public', 'unrelated']
     """
     return [member.value for member in labels]
 
@@ -436,10 +494,33 @@ class Followup(_Strict):
 
 
 class Text(_Strict):
-    """The case told in both languages, in the project's own words."""
+    """The case told in the project's own words: Chinese and English always, and the
+    language of the case's country where the tagger's lexicon covers it.
+
+    The fields of this model are the one declaration of the corpus's text languages
+    (:data:`TEXT_LANGUAGES`); every text carries the same facts as ``en``.
+    """
 
     zh: NonEmpty
     en: NonEmpty
+    ja: NonEmpty | None = None
+    ko: NonEmpty | None = None
+    de: NonEmpty | None = None
+    fr: NonEmpty | None = None
+    es: NonEmpty | None = None
+    pt: NonEmpty | None = None
+    it: NonEmpty | None = None
+    ru: NonEmpty | None = None
+    nl: NonEmpty | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        """``(language, text)`` for every text present, in :data:`TEXT_LANGUAGES` order."""
+        return [(lang, t) for lang in TEXT_LANGUAGES if (t := getattr(self, lang)) is not None]
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        # a case has texts in two to three of the languages: absent ones are not written as nulls
+        return {lang: text for lang, text in handler(self).items() if text is not None}
 
 
 class Source(_Strict):
@@ -458,15 +539,34 @@ class Annotation(_Strict):
     trigger: Trigger
     responsibility: Responsibility
     initiation: Initiation
+    exit_status: ExitStatus | None = Field(
+        default=None, description="Absent in annotations made before the head"
+    )
     origin: str = Field(default="curation", description="curation, label_studio, ...")
     blind: bool = Field(default=False, description="Made without seeing the other labels")
+
+
+class FollowupSearch(_Strict):
+    """One search for an official's later career, kept so that 'searched, nothing found'
+    can be told from 'never searched'."""
+
+    date: PartialDate = Field(description="When the search was made")
+    queries: Annotated[list[NonEmpty], Field(min_length=1)]
+    found: bool = Field(description="Did the search find a later post or fate?")
+    notes: str = ""
 
 
 class Curation(_Strict):
     verified: bool = False
     notes: str = ""
     annotations: list[Annotation] = Field(default_factory=list)
+    followup_searches: list[FollowupSearch] = Field(default_factory=list)
 
+
+#: The corpus's text languages, declared once by the fields of :class:`Text`.
+TEXT_LANGUAGES: tuple[str, ...] = tuple(Text.model_fields)
+#: The languages every case must have a text in.
+REQUIRED_TEXT_LANGUAGES: tuple[str, ...] = tuple(n for n, f in Text.model_fields.items() if f.is_required())
 
 _ID_RE = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 
@@ -488,6 +588,10 @@ class Case(_Strict):
     trigger: Trigger
     responsibility: Responsibility
     initiation: Initiation
+    exit_status: ExitStatus | None = Field(
+        default=None,
+        description="What happened to the exit; derived from the category where it allows one only",
+    )
     procedure: Procedure = Field(default_factory=Procedure)
     followup: Followup = Field(default_factory=Followup)
     text: Text
@@ -502,6 +606,21 @@ class Case(_Strict):
                 "country", "{value!r} is not an ISO 3166-1 alpha-2 code", {"value": value}
             )
         return value
+
+    @model_validator(mode="after")
+    def _exit_status_fits_category(self) -> Case:
+        allowed = CATEGORY_EXIT_STATUSES[self.category]
+        if self.exit_status is None and self.category is not Category.no_resignation:
+            # validate_assignment would re-enter this validator; set the field directly.
+            self.__dict__["exit_status"] = allowed[0]
+        if self.exit_status is None:
+            raise PydanticCustomError(
+                "exit_status",
+                "category '{category}' needs an exit_status, one of {allowed}",
+                {"category": self.category.value, "allowed": ", ".join(a.value for a in allowed)},
+            )
+        _check_exit_status(self.category, self.exit_status)
+        return self
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Case:
@@ -528,3 +647,108 @@ class Case(_Strict):
     def to_json(self) -> dict[str, Any]:
         """Serialise with a stable key order (the declaration order) and explicit nulls."""
         return self.model_dump(mode="json")
+
+
+class NewsLanguage(_Labels):
+    """The language (and, for Chinese, the script) of a news article."""
+
+    zh_hans = "zh-Hans", "Chinese, Simplified script"
+    zh_hant = "zh-Hant", "Chinese, Traditional script"
+    en = "en", "English"
+    ja = "ja", "Japanese"
+    ko = "ko", "Korean"
+    de = "de", "German"
+    fr = "fr", "French"
+    es = "es", "Spanish"
+    pt = "pt", "Portuguese"
+    it = "it", "Italian"
+    ru = "ru", "Russian"
+    nl = "nl", "Dutch"
+
+
+class UnrelatedTopic(_Labels):
+    """What an unrelated news text is about; the first group is near the topic of exits."""
+
+    accident_no_punishment = "accident_no_punishment", "Accident or disaster; no one punished, or only warned"
+    investigation_opened = "investigation_opened", "An investigation or inquiry is opened"
+    apology = "apology", "An official or company apologises; no exit is asked for"
+    appointment = "appointment", "An appointment, promotion or re-election to a post"
+    election = "election", "Campaigns, votes and results"
+    cabinet_meeting = "cabinet_meeting", "Cabinet, council or congress business"
+    court_case = "court_case", "Trials, verdicts, lawsuits"
+    company_leadership = "company_leadership", "Company boards and chiefs, with no one leaving"
+    other_near = "other_near", "Other news near the topic (a word of the exit lexicon in another sense)"
+    economy = "economy", "Economy, markets, trade"
+    weather = "weather", "Weather and climate"
+    sport = "sport", "Sport"
+    science = "science", "Science and technology"
+    culture = "culture", "Culture, arts, entertainment"
+    health = "health", "Health and medicine"
+    diplomacy = "diplomacy", "Foreign relations and summits"
+    local = "local", "Local and community news"
+    other = "other", "Any other general news"
+
+    @property
+    def near(self) -> bool:
+        """True for the topics near the topic of exits."""
+        return self in _NEAR_TOPICS
+
+
+_NEAR_TOPICS = frozenset(list(UnrelatedTopic)[: list(UnrelatedTopic).index(UnrelatedTopic.other_near) + 1])
+
+
+class UnrelatedText(_Strict):
+    """A news-style text that reports no exit from any post and no demand for one.
+
+    A text that names a real person reports a real event and carries a source;
+    otherwise it names no real person.
+    """
+
+    id: Annotated[str, Field(pattern=_ID_RE)]
+    language: NewsLanguage
+    topic: UnrelatedTopic
+    text: NonEmpty
+    persons: list[NonEmpty] = Field(default_factory=list, description="Real persons the text names")
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _persons_need_sources(self) -> UnrelatedText:
+        if self.persons and not self.sources:
+            raise PydanticCustomError(
+                "sources",
+                "the text names real persons ({persons}) but gives no source",
+                {"persons": ", ".join(self.persons)},
+            )
+        return self
+
+
+class NewsArticle(_Strict):
+    """A news report written for evaluation, about a real event that is not an event of the corpus."""
+
+    id: Annotated[str, Field(pattern=_ID_RE)]
+    event_id: Annotated[str, Field(pattern=_ID_RE)]
+    language: NewsLanguage
+    headline: NonEmpty
+    dateline: str | None = None
+    body: NonEmpty
+    category: Category
+    trigger: Trigger
+    exit_status: ExitStatus
+    persons: list[NonEmpty] = Field(default_factory=list, description="Real persons the article names")
+    sources: Annotated[list[Source], Field(min_length=1)]
+    notes: str = ""
+
+    @property
+    def is_btr(self) -> bool:
+        """True when the article reports a blame-taking resignation."""
+        return self.category is Category.btr
+
+    @property
+    def text(self) -> str:
+        """The article as a tagger reads it: headline, dateline and body."""
+        return "\n".join(part for part in (self.headline, self.dateline, self.body) if part)
+
+    @model_validator(mode="after")
+    def _exit_status_fits_category(self) -> NewsArticle:
+        _check_exit_status(self.category, self.exit_status)
+        return self

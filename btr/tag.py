@@ -29,16 +29,19 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from btr.errors import DataError, InputError, Problem, ServiceError, require
-from btr.readers import Article, read_articles
+from btr.errors import DataError, InputError, Interrupted, Problem, ServiceError, UsageError, require
+from btr.readers import STDIN, Article, expand_inputs, read_articles
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MODEL", "FORMATS", "TagSummary", "tag", "tag_batch"]
 
@@ -134,6 +137,7 @@ def tag(
     format: str = "jsonl",
     text_field: str = "text",
     id_field: str = "id",
+    encoding: str | None = None,
     explain: bool = False,
     rejects: str | Path | None = None,
     strict: bool = False,
@@ -158,6 +162,8 @@ def tag(
     format : {"jsonl", "csv"}
     text_field, id_field : str
         JSON keys or CSV columns of the text and the id.
+    encoding : str, optional
+        The encoding of CSV and text inputs when known (JSONL is always UTF-8).
     explain : bool
         Add the sentence that most supports the category (one extra prediction per sentence).
     rejects : path, optional
@@ -180,6 +186,15 @@ def tag(
     -------
     TagSummary
 
+    Raises
+    ------
+    UsageError
+        When ``out`` or ``rejects`` is one of the inputs (after resolving links), or ``rejects``
+        is ``out``: checked before anything is opened for writing.
+    Interrupted
+        On SIGINT or SIGTERM: the batch under way is finished and written, so that the
+        output holds whole records only, then the run stops; ``resume=True`` completes it.
+
     Examples
     --------
     >>> summary = tag(["corpus/samples/news.jsonl"], out="build/tags.jsonl")  # doctest: +SKIP
@@ -199,6 +214,7 @@ def tag(
     to_stdout = out is None or str(out) == "-"
     if resume and (to_stdout or not isinstance(out, str | Path)):
         raise InputError("--resume needs an output file (-o OUT) to read the finished ids from")
+    _refuse_overwriting(inputs, out, rejects)
     loaded = load_model(model)
     done = _finished_ids(Path(out), format, id_field="id") if resume else set()
     header = not (resume and Path(out).exists() and Path(out).stat().st_size > 0)
@@ -215,14 +231,18 @@ def tag(
         _open_output(out, resume) as stream,
         open(rejects, "w", encoding="utf-8") if rejects else io.StringIO() as rejects_stream,
     ):
-        writer = _writer(stream, format, list(loaded.heads), explain, header=header)
+        writer = _writer(format, list(loaded.heads), explain)
+        if format == "csv" and header:
+            stream.write(writer(None))
         stop: list[Problem] = []
+        signalled: list[int] = []
 
         def on_problem(problem: Problem) -> bool:
             summary.rejected += 1
             if len(summary.problems) < _SHOWN_PROBLEMS:
                 summary.problems.append(problem)
             rejects_stream.write(json.dumps(_reject_record(problem), ensure_ascii=False) + "\n")
+            rejects_stream.flush()
             if strict:
                 stop.append(problem)
             return not strict
@@ -230,33 +250,79 @@ def tag(
         def on_skip() -> None:
             summary.skipped += 1
 
-        items = read_articles(inputs, text_field=text_field, id_field=id_field)
+        items = read_articles(inputs, text_field=text_field, id_field=id_field, encoding=encoding)
         batches = _batches(items, batch_size, done, on_problem, on_skip)
         bar = tqdm(
             desc="tagging", unit=" articles", file=sys.stderr, disable=quiet_default(quiet), smoothing=0.1
         )
-        try:
-            if engine == "local":
-                results: Iterator[list[dict]] = (
-                    tag_batch(loaded, [a.id for a in b], [a.text for a in b], explain=explain)
-                    for b in batches
-                )
-            else:
-                results = _dask_results(loaded, batches, explain, scheduler=scheduler, workers=workers)
-            for records in results:
-                writer(records)
-                stream.flush()
-                summary.tagged += len(records)
-                summary.categories.update(r["category"]["label"] for r in records if "category" in r)
-                bar.update(len(records))
-        finally:
-            bar.close()
-            summary.seconds = time.perf_counter() - started
+        with _stop_on_signals(signalled):
+            try:
+                if engine == "local":
+                    results: Iterator[list[dict]] = (
+                        tag_batch(loaded, [a.id for a in b], [a.text for a in b], explain=explain)
+                        for b in batches
+                    )
+                else:
+                    results = _dask_results(loaded, batches, explain, scheduler=scheduler, workers=workers)
+                for records in results:
+                    # one write of whole lines per batch: a crash leaves whole records behind
+                    stream.write(writer(records))
+                    stream.flush()
+                    summary.tagged += len(records)
+                    summary.categories.update(r["category"]["label"] for r in records if "category" in r)
+                    bar.update(len(records))
+                    if signalled:
+                        break
+            finally:
+                bar.close()
+                summary.seconds = time.perf_counter() - started
     if stop:
         raise DataError(
             stop, summary=f"stopped at the first bad record (--strict); {summary.tagged} tagged before it"
         )
+    if signalled:
+        raise Interrupted(signalled[0], f"{summary.tagged} records written to {summary.out}")
     return summary
+
+
+def _refuse_overwriting(inputs: Iterable[str | Path], out: Any, rejects: str | Path | None) -> None:
+    """A usage error when an output would overwrite an input, before anything is opened for writing."""
+    names = [str(i) for i in inputs]
+    files = {Path(f).resolve() for f in expand_inputs(names) if f != STDIN}
+    targets = []
+    if isinstance(out, str | Path) and str(out) != "-":
+        targets.append(("output", Path(out).resolve()))
+    if rejects:
+        targets.append(("rejects file", Path(rejects).resolve()))
+    for what, path in targets:
+        if path in files:
+            raise UsageError(
+                f"the {what} {path} is also an input: it would be overwritten; choose another path"
+            )
+    if len(targets) == 2 and targets[0][1] == targets[1][1]:
+        raise UsageError(f"the rejects file and the output are the same file ({targets[0][1]})")
+
+
+@contextmanager
+def _stop_on_signals(signalled: list[int]):
+    """While tagging, SIGINT and SIGTERM only ask the loop to stop after the batch under way, so
+    that the output ends on a whole record; a second signal stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if signalled:  # a second signal: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        signalled.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _batches(
@@ -340,7 +406,31 @@ def _open_output(out: str | Path | TextIO | None, resume: bool):
         return _Borrowed(out)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "a" if resume else "w", encoding="utf-8", newline="")
+    return _WholeWrites(path, append=resume)
+
+
+class _WholeWrites:
+    """An output file written with one ``os.write`` loop per call, unbuffered: what a call was
+    given is on disk when it returns, so that a stop between calls leaves whole records."""
+
+    def __init__(self, path: Path, *, append: bool) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        self.fd = os.open(path, flags, 0o666)
+        self.name = str(path)
+
+    def write(self, text: str) -> None:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+    def flush(self) -> None:
+        pass
+
+    def __enter__(self) -> _WholeWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
 
 
 class _Borrowed:
@@ -356,34 +446,40 @@ class _Borrowed:
         self.stream.flush()
 
 
-def _writer(stream: TextIO, format: str, heads: list[str], explain: bool, *, header: bool):
+def _writer(format: str, heads: list[str], explain: bool):
+    """A function from a batch of records to the text of their lines (``None``: the CSV header)."""
     if format == "jsonl":
 
-        def write_jsonl(records: list[dict]) -> None:
-            stream.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        def write_jsonl(records: list[dict] | None) -> str:
+            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records or ())
 
         return write_jsonl
     columns = ["id", "is_btr"] + [c for head in heads for c in (head, f"{head}_score")]
     if explain:
         columns.append("explanation")
-    writer = csv.writer(stream, lineterminator="\n")
-    if header:
-        writer.writerow(columns)
 
-    def write_csv(records: list[dict]) -> None:
-        for r in records:
+    def write_csv(records: list[dict] | None) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if records is None:
+            writer.writerow(columns)
+        for r in records or ():
             row = [r["id"], "true" if r["is_btr"] else "false"]
             for head in heads:
                 row += [r[head]["label"], r[head]["score"]]
             if explain:
                 row.append(r.get("explanation") or "")
             writer.writerow(row)
+        return buffer.getvalue()
 
     return write_csv
 
 
 def _reject_record(problem: Problem) -> dict[str, Any]:
-    return {"file": problem.file, "line": problem.line, "field": problem.field, "reason": problem.message}
+    record = {"file": problem.file, "line": problem.line, "field": problem.field, "reason": problem.message}
+    if problem.id is not None:
+        record["id"] = problem.id
+    return record
 
 
 def _finished_ids(path: Path, format: str, *, id_field: str) -> set[str]:

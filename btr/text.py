@@ -24,7 +24,6 @@ __all__ = [
     "VocabularyCounter",
     "analyze",
     "analyze_folded",
-    "exit_sentences",
     "fold",
     "normalize",
     "sentences",
@@ -33,15 +32,20 @@ __all__ = [
 
 # Runs of whitespace to one space (a lone space is left alone: most of a text's whitespace).
 _SPACE_RE = re.compile(r"\s{2,}|[^\S ]")
-# CJK unified ideographs (+ extension A and compatibility ideographs) and Latin words with digits.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Numbers are left out: years, tolls and dates identify cases, not categories.
-_WORD = r"[a-z][a-z0-9'\-]*[a-z0-9]|[a-z]"
+# Scripts read as characters (no word segmenter): CJK ideographs (+ extension A and
+# compatibility ideographs), Japanese kana and Korean Hangul syllables.
+_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# Scripts read as words: lower-case Latin (with the accented letters of European languages)
+# and Cyrillic. Numbers are left out: years, tolls and dates identify cases, not categories.
+_LETTER = "a-z\u00df-\u00f6\u00f8-\u00ff\u0101-\u017f\u0430-\u045f"
+_WORD = rf"[{_LETTER}][{_LETTER}0-9'\-]*[{_LETTER}0-9]|[{_LETTER}]"
 _TOKEN_RE = re.compile(rf"([{_CJK}]+)|({_WORD})")
 _CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
 _RUN = "\u4e00"
 _LATIN_TOKEN_RE = re.compile(rf"{_RUN}|{_WORD}")
-_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]+|(?<=[.])\s+(?=[A-Z\"“'‘(\u4e00-\u9fff])")
+_SENTENCE_END_RE = re.compile(
+    r"[。！？!?；;\n]+|(?<=[.])\s+(?=[A-ZÀ-ÖØ-ÞА-ЯЁ\"“'‘«(\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
+)
 _PREFIX = 5
 
 
@@ -310,28 +314,6 @@ class _PairTable:
             return np.full(len(keys), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
         return np.where(self.keys[at] == keys, self.columns[at], -1)
-
-
-#: Words that say an official left, was removed or stayed (in folded text).
-_EXIT_RE = re.compile(
-    r"辞|免|撤职|撤销|解职|停职|下台|留任|卸任|去职|罢|不再担任|继续担任"
-    r"|resign|quit|st(?:ep|epped|eps|ood|and|ands) (?:down|aside)|left office|dismiss|sack|fired|remov|oust"
-    r"|relieved of|impeach|stay(?:ed|s)? on|remain|kept (?:his|her|their) (?:job|post|seat)"
-)
-
-
-def exit_sentences(folded: str) -> str:
-    """The sentences of a folded text that say someone left, was removed or stayed in post.
-
-    Whether an official resigned taking blame, was dismissed or stayed is told in
-    these few sentences; in a long news article they are a small part of the text.
-
-    Examples
-    --------
-    >>> exit_sentences("矿井发生爆炸。省长引咎辞职。救援仍在进行。")
-    '省长引咎辞职。'
-    """
-    return " ".join(folded[a:b] for a, b in sentences(folded) if _EXIT_RE.search(folded, a, b))
 
 
 def sentences(text: str) -> list[tuple[int, int]]:

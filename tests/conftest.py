@@ -60,8 +60,24 @@ def synthetic_cases(good_record) -> list[Case]:
             event_id=f"ev-{event:03d}",
             category=categories[event % len(categories)],
         )
+        record["exit_status"] = {"no_resignation": "refused", "unrelated": "no_exit"}.get(
+            record["category"], "occurred"
+        )
         cases.append(Case.model_validate(record))
     return cases
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory) -> Path:
+    """A small real linear model, trained on every sixth case of a copy of the corpus."""
+    from btr.models import train
+
+    root = tmp_path_factory.mktemp("tag-model")
+    lines = DEFAULT_CORPUS.read_text(encoding="utf-8").splitlines()
+    cases = root / "cases.jsonl"
+    cases.write_text("\n".join(lines[::6]) + "\n", encoding="utf-8")
+    train(kind="linear", out=root / "model", cases=cases, quiet=True)
+    return root / "model"
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ def _cases(good_record: dict, n: int = 10) -> list[Case]:
             id=f"xx-{i:03d}",
             event_id=f"ev-{i:03d}",
             category=category,
+            exit_status="refused" if category == "no_resignation" else "occurred",
             text={"zh": zh.format(name=f"官员{i}"), "en": en.format(name=f"Official {i}")},
         )
         cases.append(Case.model_validate(record))

@@ -231,7 +231,8 @@ def test_checked_in_corpus_is_clean(corpus_path):
     assert validate(corpus_path) == []
     cases = load_cases(corpus_path)
     assert len(cases) >= 40
-    assert {c.category.value for c in cases} == set(label_names(HEADS["category"]))
+    # every category but `unrelated`, which belongs to news texts, never to a case
+    assert {c.category.value for c in cases} == set(label_names(HEADS["category"])) - {"unrelated"}
     assert {c.country for c in cases} - {"CN"}, "foreign cases present"
     assert all(isinstance(c, Case) and c.sources for c in cases)
 

@@ -35,6 +35,7 @@ def cn_case(good_record):
         record = make_record(
             good_record,
             category=category,
+            exit_status="refused" if category == "no_resignation" else "occurred",
             country=country,
             **{
                 "official.post": post,

@@ -67,9 +67,7 @@ def test_detect_encoding_tolerates_a_character_cut_by_the_sample():
     assert detect_encoding(data[:-1]) == "utf-8"
 
 
-@pytest.mark.parametrize(
-    ("encoding", "bom"), [("utf-8", False), ("utf-8", True), ("gbk", False), ("gb18030", False)]
-)
+@pytest.mark.parametrize(("encoding", "bom"), [("utf-8", False), ("utf-8", True)])
 def test_jsonl_encodings_keep_the_text(tmp_path, encoding, bom):
     path = write_jsonl(
         tmp_path / "news.jsonl", [{"id": "a", "text": ZH}, {"id": "b", "text": EN}], encoding, bom
@@ -79,10 +77,25 @@ def test_jsonl_encodings_keep_the_text(tmp_path, encoding, bom):
     assert [(a.id, a.text, a.line) for a in articles] == [("a", ZH, 1), ("b", EN, 2)]
 
 
-def test_jsonl_big5_traditional_text_is_not_folded(tmp_path):
-    path = write_jsonl(tmp_path / "tw.jsonl", [{"id": "t", "text": ZH_TRAD}], "big5")
-    (article,) = read_articles([path])
-    assert article.text == ZH_TRAD
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "big5"])
+def test_jsonl_is_utf8_so_a_legacy_line_is_rejected_alone(tmp_path, encoding):
+    # JSON Lines is UTF-8 by definition: a legacy-encoded line costs that line, never its neighbours.
+    path = tmp_path / "mixed.jsonl"
+    good = json.dumps({"id": "u", "text": ZH_TRAD}, ensure_ascii=False).encode("utf-8")
+    legacy = json.dumps({"id": "l", "text": ZH_TRAD}, ensure_ascii=False).encode(encoding)
+    path.write_bytes(good + b"\n" + legacy + b"\n" + good.replace(b'"u"', b'"v"') + b"\n")
+    articles, problems = split(read_articles([path]))
+    assert [(a.id, a.text) for a in articles] == [("u", ZH_TRAD), ("v", ZH_TRAD)]
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [(2, "not UTF-8 (JSON Lines is UTF-8)")]
+
+
+def test_csv_legacy_encoding_is_detected_from_its_non_utf8_lines(tmp_path):
+    path = tmp_path / "tw.csv"
+    rows = [b"id,text\n", f"b,{ZH_TRAD}\n".encode("big5"), f"u,{ZH}\n".encode()]
+    path.write_bytes(b"".join(rows))
+    articles, problems = split(read_articles([path]))
+    assert problems == []
+    assert [(a.id, a.text) for a in articles] == [("b", ZH_TRAD), ("u", ZH)]
 
 
 def test_jsonl_bad_records_are_problems_with_line_and_reason(tmp_path):
@@ -121,7 +134,7 @@ def test_jsonl_undecodable_line_is_rejected_and_the_rest_kept(tmp_path):
     assert [a.id for a in articles] == ["a", "c"]
     (problem,) = problems
     assert problem.line == 2
-    assert "undecodable bytes as utf-8" in problem.message
+    assert problem.message.startswith("not UTF-8 (JSON Lines is UTF-8): byte 0xff")
 
 
 def test_custom_fields_and_gzip(tmp_path):
@@ -155,13 +168,13 @@ def test_csv_gbk_with_an_undecodable_row(tmp_path):
     assert [(p.line, "undecodable" in p.message) for p in problems] == [(3, True)]
 
 
-def test_csv_without_the_text_column_is_one_problem(tmp_path):
+def test_csv_without_the_text_column_rejects_each_row_with_its_id(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("id,body\na,x\nb,y\n", encoding="utf-8")
-    (problem,) = read_articles([path])
-    assert isinstance(problem, Problem)
-    assert (problem.line, problem.field) == (1, "text")
-    assert "no column 'text'" in problem.message
+    problems = list(read_articles([path]))
+    assert all(isinstance(p, Problem) for p in problems)
+    assert [(p.line, p.field, p.id) for p in problems] == [(2, "text", "a"), (3, "text", "b")]
+    assert "no column 'text'" in problems[0].message
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gbk", "big5"])
@@ -198,10 +211,10 @@ def test_binary_files_are_problems(tmp_path):
     jsonl = tmp_path / "data.jsonl"
     jsonl.write_bytes(b"\x00\x01\x02\x03" * 100)
     problems = list(read_articles([png, jsonl]))
-    assert [(p.file, p.line, "binary" in p.message) for p in problems] == [
-        (str(png), None, True),
-        (str(jsonl), None, True),
-    ]
+    # a JSONL file is read line by line: its one (binary) line is rejected, with its line number
+    assert [(p.file, p.line) for p in problems] == [(str(png), None), (str(jsonl), 1)]
+    assert "binary" in problems[0].message
+    assert "malformed JSON" in problems[1].message
 
 
 def test_directory_and_glob(tmp_path):

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from btr.schema import HEADS, Case, Category, PartialDate, label_names
+from btr.schema import CATEGORY_EXIT_STATUSES, HEADS, TEXT_LANGUAGES, Case, Category, PartialDate, label_names
 from tests.conftest import DATA
 
 
@@ -45,7 +45,7 @@ def test_partial_dates_compare_by_interval():
 
 def test_label_sets_declared_once_and_heads_derive_from_them():
     assert label_names(HEADS["category"]) == [c.value for c in Category]
-    assert set(HEADS) == {"category", "trigger", "responsibility", "initiation"}
+    assert set(HEADS) == {"category", "trigger", "responsibility", "initiation", "exit_status"}
     for labels in HEADS.values():
         assert all(member.hint for member in labels), labels
 
@@ -79,6 +79,7 @@ date_text = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2030, 12, 
 def test_record_json_record_round_trip(category, event_date, deaths, zh, notes):
     good_record = json.loads((DATA / "good_case.json").read_text(encoding="utf-8"))
     good_record["category"] = category
+    good_record["exit_status"] = CATEGORY_EXIT_STATUSES[Category(category)][-1].value
     good_record["event"].update(date=event_date, deaths=deaths)
     good_record["procedure"].update(announced=None, effective=None)
     good_record["followup"] = {"status": "unknown", "posts": [], "legal_followup": "unknown"}
@@ -94,3 +95,27 @@ def test_posts_require_a_return_status(good_record):
     good_record["followup"]["status"] = "not_reappointed"
     with pytest.raises(ValidationError, match="posts are listed"):
         Case.model_validate(good_record)
+
+
+def test_exit_status_follows_the_category(good_record):
+    assert Case.model_validate(good_record).exit_status.value == "occurred"  # derived: btr allows one
+    stayed = dict(good_record, category="no_resignation")
+    with pytest.raises(ValidationError, match="needs an exit_status"):
+        Case.model_validate(stayed)
+    assert Case.model_validate(dict(stayed, exit_status="refused")).exit_status.value == "refused"
+    with pytest.raises(ValidationError, match="does not fit category 'btr'"):
+        Case.model_validate(dict(good_record, exit_status="demanded"))
+
+
+def test_texts_in_the_languages_of_the_schema_and_only_those(good_record):
+    assert TEXT_LANGUAGES[:2] == ("zh", "en") and {"ja", "ko", "de", "fr", "es", "ru", "nl"} <= set(
+        TEXT_LANGUAGES
+    )
+    record = json.loads(json.dumps(good_record))
+    record["text"]["ja"] = "知事が辞任した。"
+    case = Case.model_validate(record)
+    assert [lang for lang, _ in case.text.items()] == ["zh", "en", "ja"]
+    assert "ko" not in case.to_json()["text"]  # absent languages are not written as nulls
+    record["text"]["xx"] = "?"
+    with pytest.raises(ValidationError, match=r"text\.xx"):
+        Case.model_validate(record)

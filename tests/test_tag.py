@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from btr.cli import main
-from btr.corpus import DEFAULT_CORPUS
 from btr.errors import DataError, InputError
-from btr.models import load_model, train
+from btr.models import load_model
 from btr.schema import HEADS
 from btr.tag import TagSummary, tag, tag_batch
 
@@ -30,14 +29,8 @@ ARTICLES = [
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """A small real linear model, trained on every sixth case of a copy of the corpus."""
-    root = tmp_path_factory.mktemp("tag-model")
-    lines = DEFAULT_CORPUS.read_text(encoding="utf-8").splitlines()
-    cases = root / "cases.jsonl"
-    cases.write_text("\n".join(lines[::6]) + "\n", encoding="utf-8")
-    train(kind="linear", out=root / "model", cases=cases, quiet=True)
-    return root / "model"
+def model_dir(small_model) -> Path:
+    return small_model
 
 
 @pytest.fixture
@@ -122,7 +115,7 @@ def test_rejects_file(model_dir, news, tmp_path):
             "field": "",
             "reason": "malformed JSON: Expecting value at column 26",
         },
-        {"file": str(news), "line": 5, "field": "text", "reason": "missing text field"},
+        {"file": str(news), "line": 5, "field": "text", "reason": "missing text field", "id": "no-text"},
     ]
 
 

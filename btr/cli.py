@@ -510,8 +510,10 @@ def evaluate_command(model: Path, data: Path | None, cv: int | None, news: Path 
 @click.option("--scheduler", default=None, help="Dask scheduler address [default: a LocalCluster].")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Workers of the LocalCluster [default: one per core].")  # fmt: skip
+@click.option("--encoding", default=None,
+              help="Encoding of CSV and text inputs when known (JSONL is always UTF-8) [default: detected].")  # fmt: skip
 def tag_command(inputs, model_dir, out, fmt, text_field, id_field, explain, rejects, strict, resume, quiet,
-                batch_size, engine, scheduler, workers) -> None:  # fmt: skip
+                batch_size, engine, scheduler, workers, encoding) -> None:  # fmt: skip
     """Tag news articles (JSONL, CSV, .txt/.html files, directories, globs or - for stdin).
 
     One record per article: id, is_btr and {label, score} for each head; a summary goes to stderr.
@@ -521,7 +523,7 @@ def tag_command(inputs, model_dir, out, fmt, text_field, id_field, explain, reje
     summary = tag(inputs, model=model_dir, out=None if str(out) == "-" else out, format=fmt,
                   text_field=text_field, id_field=id_field, explain=explain, rejects=rejects, strict=strict,
                   resume=resume, quiet=quiet or None, batch_size=batch_size, engine=engine,
-                  scheduler=scheduler, workers=workers)  # fmt: skip
+                  scheduler=scheduler, workers=workers, encoding=encoding)  # fmt: skip
     click.echo(summary.describe(), err=True)
 
 

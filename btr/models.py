@@ -666,7 +666,8 @@ class TransformerModel(_HeadsMixin, BaseEstimator):
         model = cls(**params)
         transformers = model._transformers()
         model.tokenizer_ = transformers.AutoTokenizer.from_pretrained(path / _ENCODER_DIR)
-        model.encoder_ = transformers.AutoModel.from_pretrained(path / _ENCODER_DIR)
+        # safetensors only: a pytorch_model.bin in the directory is a pickle and never loaded
+        model.encoder_ = transformers.AutoModel.from_pretrained(path / _ENCODER_DIR, use_safetensors=True)
         model.encoder_.to(model._device()).eval()
         state = load_file(str(path / _HEADS_FILE))
         hidden = model.encoder_.config.hidden_size
@@ -1093,9 +1094,15 @@ def load_model(path: str | Path, *, quiet: bool | None = None) -> Model:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "<record>"
         raise ModelError(f"{meta_file}: {where}: {first['msg']} ({err.error_count()} problem(s))") from err
+    _refuse_links_out(path)
     if meta.kind == "linear":
         estimator = _load_skops(path / _SKOPS_FILE)
     else:
+        if not (path / _ENCODER_DIR / "model.safetensors").is_file():
+            raise ModelError(
+                f"{path}: {_ENCODER_DIR}/model.safetensors is missing; btr loads encoder weights "
+                "only from safetensors, never from pickled .bin files"
+            )
         for needed in (path / _HEADS_FILE, path / _ENCODER_DIR / "config.json"):
             if not needed.exists():
                 raise ModelError(f"{path}: incomplete transformer model, {needed.name} is missing")
@@ -1105,6 +1112,14 @@ def load_model(path: str | Path, *, quiet: bool | None = None) -> Model:
     if dict(estimator.classes_) != meta.classes:
         raise ModelError(f"{path}: the model's classes differ from meta.json; retrain it")
     return Model(estimator, meta, path)
+
+
+def _refuse_links_out(path: Path) -> None:
+    """Refuse a model directory whose files resolve outside it (a link to a file elsewhere)."""
+    root = path.resolve()
+    for file in path.rglob("*"):
+        if not file.resolve().is_relative_to(root):
+            raise ModelError(f"{path}: {file.relative_to(path)} points outside the model directory; refused")
 
 
 def _import_skops_io():

@@ -283,6 +283,9 @@ def test_pushing_twice_makes_no_duplicates_and_a_changed_case_updates_its_task(
     assert (first.created, first.updated, first.unchanged) == (10, 0, 0)
     again = _push(label_studio, project, tmp_path, cases=corpus_copy)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 10)
+    # the state the pushes wrote never holds the API token
+    written = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert written and not [f for f in written if label_studio.token.encode() in f.read_bytes()]
 
     cases = load_cases(corpus_copy)
     cases[3] = cases[3].model_copy(

@@ -351,3 +351,19 @@ def test_merge_killed_mid_write_leaves_the_corpus_as_it_was(tmp_path, corpus_pat
     merge([staged], into=into)
     assert len(load_cases(into)) == len(lines)
     assert os.path.getsize(into) > len(before)
+
+
+def test_tag_encoding_option_decodes_a_declared_legacy_csv(small_model, tmp_path):
+    from click.testing import CliRunner
+
+    from btr.cli import main
+
+    text = "國務院同意張三引咎辭去市長職務。另一句話。"
+    path = tmp_path / "big5.csv"
+    path.write_bytes(f"id,text\nz1,{text}\n".encode("big5"))
+    out = tmp_path / "out.jsonl"
+    args = ["tag", str(path), "--model", str(small_model), "-o", str(out), "--explain", "--quiet"]
+    result = CliRunner().invoke(main, [*args, "--encoding", "big5"])
+    assert result.exit_code == 0, result.output
+    [record] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert record["id"] == "z1" and record["explanation"] in text

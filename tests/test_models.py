@@ -296,6 +296,16 @@ class OrderedSet(list):
     """A type no skops trust list names."""
 
 
+def test_a_model_file_linked_from_outside_is_refused(linear_model_dir, tmp_path):
+    target = tmp_path / "model"
+    shutil.copytree(linear_model_dir, target)
+    elsewhere = tmp_path / "elsewhere.skops"
+    (target / "model.skops").rename(elsewhere)
+    (target / "model.skops").symlink_to(elsewhere)
+    with pytest.raises(ModelError, match="points outside the model directory"):
+        load_model(target)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -351,6 +361,16 @@ def test_tiny_transformer_fine_tunes_saves_and_reloads(tiny_base_model, model_ca
     for head in HEADS:
         np.testing.assert_allclose(alone[head][0], after[head][3], rtol=1e-4, atol=1e-5)
     assert set(reloaded.predict(texts[:1])[0]) == set(HEADS)
+
+    # weights as a pickle (pytorch_model.bin) in place of safetensors are refused, never unpickled
+    import torch
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(out, pickled)
+    (pickled / "encoder" / "model.safetensors").unlink()
+    torch.save(reloaded.estimator.encoder_.state_dict(), pickled / "encoder" / "pytorch_model.bin")
+    with pytest.raises(ModelError, match="only from safetensors"):
+        load_model(pickled)
 
 
 @pytest.mark.slow

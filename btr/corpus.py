@@ -23,6 +23,7 @@ from btr.schema import (
     TEXT_LANGUAGES,
     UNRELATED_LABELS,
     Case,
+    ExitText,
     NewsArticle,
     UnrelatedText,
     label_names,
@@ -30,6 +31,7 @@ from btr.schema import (
 
 __all__ = [
     "DEFAULT_CORPUS",
+    "DEFAULT_EXITS",
     "DEFAULT_NEWS",
     "DEFAULT_UNRELATED",
     "adjudicate",
@@ -41,6 +43,7 @@ __all__ = [
     "iter_records",
     "load_cases",
     "load_dataset",
+    "load_exits",
     "load_news",
     "load_unrelated",
     "merge",
@@ -58,6 +61,8 @@ _CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
 DEFAULT_CORPUS = Path(os.environ.get("BTR_CORPUS", _CORPUS_DIR / "cases.jsonl"))
 #: News-style texts that report no exit (trained on, as the ``unrelated`` category).
 DEFAULT_UNRELATED = _CORPUS_DIR / "unrelated.jsonl"
+#: News-style texts about exits that name no one, trained on beside the cases.
+DEFAULT_EXITS = _CORPUS_DIR / "exits.jsonl"
 #: News articles about events outside the corpus, for evaluation only: never trained on.
 DEFAULT_NEWS = _CORPUS_DIR / "news_dev.jsonl"
 
@@ -119,13 +124,15 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None,
             yield number, record, []
 
 
-def record_model(path: str | Path) -> type[Case] | type[UnrelatedText] | type[NewsArticle]:
+def record_model(path: str | Path) -> type[Case] | type[UnrelatedText] | type[ExitText] | type[NewsArticle]:
     """The record model of a corpus file, from its name: ``unrelated*.jsonl`` holds
-    :class:`~btr.schema.UnrelatedText`, ``news*.jsonl`` :class:`~btr.schema.NewsArticle`,
-    any other file :class:`~btr.schema.Case`."""
+    :class:`~btr.schema.UnrelatedText`, ``exits*.jsonl`` :class:`~btr.schema.ExitText`,
+    ``news*.jsonl`` :class:`~btr.schema.NewsArticle`, any other file :class:`~btr.schema.Case`."""
     name = Path(path).name
     if name.startswith("unrelated"):
         return UnrelatedText
+    if name.startswith("exits"):
+        return ExitText
     if name.startswith("news"):
         return NewsArticle
     return Case
@@ -502,20 +509,38 @@ def case_rows(case: Case) -> list[dict[str, Any]]:
     return [{**base, "language": lang, "text": text, **labels} for lang, text in case.text.items()]
 
 
-def unrelated_rows(item: UnrelatedText) -> list[dict[str, Any]]:
-    """The one text row of an unrelated text, with :data:`~btr.schema.UNRELATED_LABELS`; its own group."""
+def unrelated_rows(item: UnrelatedText | ExitText) -> list[dict[str, Any]]:
+    """The one text row of an unrelated text (labels :data:`~btr.schema.UNRELATED_LABELS`) or of an
+    exit text (its category, exit status and trigger; responsibility and initiation unknown);
+    each is a group of its own."""
     language = item.language.value.split("-")[0]
-    return [
-        {"id": item.id, "event_id": item.id, "country": "", "language": language, "text": item.text}
-        | dict(UNRELATED_LABELS)
-    ]
+    row = {"id": item.id, "event_id": item.id, "country": "", "language": language, "text": item.text}
+    if isinstance(item, UnrelatedText):
+        return [row | dict(UNRELATED_LABELS)]
+    labels = {
+        "category": item.category.value,
+        "trigger": item.trigger.value,
+        "responsibility": "unclear",
+        "initiation": "unknown",
+        "exit_status": item.exit_status.value,
+    }
+    return [row | labels]
 
 
 def load_unrelated(path: str | Path = DEFAULT_UNRELATED) -> list[UnrelatedText]:
     """Load and validate the unrelated texts; an empty list when the file does not exist."""
+    return _load_optional(path, UnrelatedText)
+
+
+def load_exits(path: str | Path = DEFAULT_EXITS) -> list[ExitText]:
+    """Load and validate the exit training texts; an empty list when the file does not exist."""
+    return _load_optional(path, ExitText)
+
+
+def _load_optional(path: str | Path, model: type) -> list[Any]:
     if not Path(path).exists():
         return []
-    items, problems = _check(path, UnrelatedText)
+    items, problems = _check(path, model)
     if problems:
         raise DataError(problems, f"{path}: {len(problems)} problem(s); run `btr corpus validate {path}`")
     return [item for _, item in items]

@@ -265,7 +265,8 @@ def evaluate(
         A corpus file of labelled cases; default ``corpus/cases.jsonl``.
     unrelated : path, optional
         Unrelated texts cross-validated beside the cases (``--cv``), each a group of its own;
-        default ``corpus/unrelated.jsonl`` when it exists.
+        with the default corpus, ``corpus/unrelated.jsonl`` and ``corpus/exits.jsonl`` when
+        they exist.
     cv : int, optional
         Run ``cv``-fold cross-validation grouped by event. Without it, data that
         shares no case with the training corpus scores the saved model
@@ -297,6 +298,7 @@ def evaluate(
         DEFAULT_UNRELATED,
         corpus_hash,
         load_cases,
+        load_exits,
         load_unrelated,
         split_cases,
     )
@@ -318,7 +320,13 @@ def evaluate(
     }
     started = time.perf_counter()
     oof = None
-    extra = load_unrelated(unrelated or DEFAULT_UNRELATED) if cv or suspects else []
+    # the default unrelated and exit texts go with the default corpus; a named corpus brings its own
+    if not (cv or suspects):
+        extra = []
+    elif unrelated is not None:
+        extra = load_unrelated(unrelated)
+    else:
+        extra = [*load_unrelated(DEFAULT_UNRELATED), *load_exits()] if data is None else []
     report["n_unrelated"] = len(extra)
     if cv:
         oof = cross_val_proba(loaded, cases, unrelated=extra, k=cv, seed=seed, quiet=quiet)

@@ -770,6 +770,9 @@ class CorpusInfo(_Meta):
     unrelated: str | None = Field(default=None, description="The unrelated texts trained on, if any")
     unrelated_sha256: str | None = None
     unrelated_texts: int = 0
+    exits: str | None = Field(default=None, description="The exit texts trained on, if any")
+    exits_sha256: str | None = None
+    exit_texts: int = 0
 
 
 class ModelMeta(_Meta):
@@ -1198,25 +1201,31 @@ def corpus_info(
     unrelated_path: str | Path | None = None,
 ) -> CorpusInfo:
     """Describe the data a model is trained on (hashes of the files it came from)."""
-    from btr.corpus import case_rows, corpus_hash
+    from btr.corpus import DEFAULT_EXITS, case_rows, corpus_hash
+    from btr.schema import ExitText
 
     rows = [row for case in cases for row in case_rows(case)]
+    exits = [item for item in unrelated if isinstance(item, ExitText)]
+    unrelated = [item for item in unrelated if not isinstance(item, ExitText)]
     return CorpusInfo(
         path=portable_path(path),
         sha256=corpus_hash(path),
         cases=len(cases),
-        rows=len(rows) + len(unrelated),
+        rows=len(rows) + len(unrelated) + len(exits),
         events=len({c.event_id for c in cases}),
         languages=sorted({row["language"] for row in rows}),
         case_ids=sorted(c.id for c in cases),
         unrelated=portable_path(unrelated_path) if unrelated else None,
         unrelated_sha256=corpus_hash(unrelated_path) if unrelated else None,
         unrelated_texts=len(unrelated),
+        exits=portable_path(DEFAULT_EXITS) if exits else None,
+        exits_sha256=corpus_hash(DEFAULT_EXITS) if exits else None,
+        exit_texts=len(exits),
     )
 
 
 def training_rows(cases: Sequence[Any], unrelated: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """The text rows a model learns from: every language of every case, then the unrelated texts."""
+    """The text rows a model learns from: every language of every case, then the unrelated and exit texts."""
     from btr.corpus import case_rows, unrelated_rows
 
     return [row for case in cases for row in case_rows(case)] + [
@@ -1249,8 +1258,8 @@ def train(
     cases : path, optional
         The corpus file; default ``corpus/cases.jsonl``.
     unrelated : path, optional
-        News-style texts that report no exit, learned as ``unrelated``; default
-        ``corpus/unrelated.jsonl`` (left out when it does not exist).
+        News-style texts that report no exit, learned as ``unrelated``. With the default
+        corpus, ``corpus/unrelated.jsonl`` and ``corpus/exits.jsonl`` are used when they exist.
     params : dict, optional
         Further estimator parameters.
 
@@ -1263,14 +1272,18 @@ def train(
     --------
     >>> model = train(kind="linear", out="models/default")  # doctest: +SKIP
     """
-    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_cases, load_unrelated
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_cases, load_exits, load_unrelated
 
     path = Path(cases or DEFAULT_CORPUS)
     loaded = load_cases(path)
     unrelated_path = Path(unrelated or DEFAULT_UNRELATED)
     if unrelated is not None and not unrelated_path.exists():
         raise InputError(f"{unrelated_path}: no such file")
-    extra = load_unrelated(unrelated_path)
+    # the default unrelated and exit texts go with the default corpus; a named corpus brings its own
+    if unrelated is not None:
+        extra = load_unrelated(unrelated_path)
+    else:
+        extra = [*load_unrelated(unrelated_path), *load_exits()] if cases is None else []
     if len(loaded) < 2:
         raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
     options = dict(params or {}, random_state=seed)

@@ -19,10 +19,11 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
-from btr.lexicon import lexicon, trie_pattern
+from btr.lexicon import lexicon
 from btr.schema import HEADS, label_names
 from btr.text import fold, normalize
 
@@ -62,37 +63,62 @@ def keyword_columns() -> list[tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
-def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, list[int]]]:
-    """Regular expressions for the Latin and the CJK keywords, and the columns each keyword counts for."""
+def _matcher() -> tuple[Any, Any, dict[str, list[int]]]:
+    """Aho-Corasick automata for the Latin and the CJK keywords, and the columns each keyword counts for."""
+    import ahocorasick
+
     columns = {pair: i for i, pair in enumerate(keyword_columns())}
     owners: dict[str, list[int]] = {}
     for head, spec in keyword_rules().items():
         for label, words in spec["labels"].items():
             for word in words:
                 owners.setdefault(word, []).append(columns[(head, label)])
-    latin = trie_pattern([w for w in owners if w.isascii()])
-    cjk = trie_pattern([w for w in owners if not w.isascii()])
-    # Latin words match whole (ASCII word boundaries, so that a CJK character next to a word is a
-    # boundary), with an optional inflection. Matches do not overlap (事故 inside 安全事故 is not
-    # counted again). Two patterns that each start with a literal let the regex engine skip ahead
-    # to candidate characters: five to ten times faster than one pattern with lookarounds.
-    return (
-        re.compile(rf"\b({latin})(?:s|es|ed|ing)?\b", re.ASCII),
-        re.compile(f"({cjk})"),
-        owners,
-    )
+    automata = []
+    for latin in (True, False):
+        automaton = ahocorasick.Automaton()
+        for word in owners:
+            if word.isascii() == latin:
+                automaton.add_word(word, word)
+        automaton.make_automaton()
+        automata.append(automaton)
+    return automata[0], automata[1], owners
+
+
+def _latin_words(text: str, automaton: Any) -> set[str]:
+    """Latin keywords found as whole words (ASCII word boundaries, so that a CJK character next to
+    a word is a boundary), with an optional inflection."""
+    found = set()
+    for end, word in automaton.iter(text):
+        start = end - len(word) + 1
+        if start and _is_word_char(text[start - 1]):
+            continue
+        after = end + 1
+        if after < len(text) and _is_word_char(text[after]):
+            tail = _INFLECTION.match(text, after)
+            if tail is None:
+                continue
+        found.add(word)
+    return found
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "_")
+
+
+_INFLECTION = re.compile(r"(?:s|es|ed|ing)\b", re.ASCII)
 
 
 def keyword_counts(texts: Sequence[str], *, folded: bool = False) -> np.ndarray:
     """Distinct keywords found per text and ``(head, label)`` column (:func:`keyword_columns`).
 
-    ``folded=True`` says the texts are already :func:`btr.text.fold`-ed.
+    ``folded=True`` says the texts are already :func:`btr.text.fold`-ed. CJK keywords do not
+    overlap (事故 inside 安全事故 is not counted again); Latin ones match whole words.
     """
     latin, cjk, owners = _matcher()
     counts = np.zeros((len(texts), len(keyword_columns())), dtype=np.float32)
     for i, text in enumerate(texts):
         text = text if folded else fold(text)
-        found = set(latin.findall(text)).union(cjk.findall(text))
+        found = _latin_words(text, latin).union(word for _, word in cjk.iter_long(text))
         for word in found:
             for column in owners[word]:
                 counts[i, column] += 1

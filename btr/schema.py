@@ -44,6 +44,7 @@ __all__ = [
     "Curation",
     "Event",
     "ExitStatus",
+    "ExitText",
     "Followup",
     "FollowupPost",
     "FollowupSearch",
@@ -697,6 +698,16 @@ class UnrelatedTopic(_Labels):
 _NEAR_TOPICS = frozenset(list(UnrelatedTopic)[: list(UnrelatedTopic).index(UnrelatedTopic.other_near) + 1])
 
 
+def _check_persons_sourced(persons: list[str], sources: list[Source]) -> None:
+    # a text that names a real person reports a real event, and says where it is reported
+    if persons and not sources:
+        raise PydanticCustomError(
+            "sources",
+            "the text names real persons ({persons}) but gives no source",
+            {"persons": ", ".join(persons)},
+        )
+
+
 class UnrelatedText(_Strict):
     """A news-style text that reports no exit from any post and no demand for one.
 
@@ -713,12 +724,34 @@ class UnrelatedText(_Strict):
 
     @model_validator(mode="after")
     def _persons_need_sources(self) -> UnrelatedText:
-        if self.persons and not self.sources:
-            raise PydanticCustomError(
-                "sources",
-                "the text names real persons ({persons}) but gives no source",
-                {"persons": ", ".join(self.persons)},
-            )
+        _check_persons_sourced(self.persons, self.sources)
+        return self
+
+
+class ExitText(_Strict):
+    """A news-style training text about an exit, or a demand for one, that names no real person.
+
+    It teaches the model the words of each language for what happened to an exit
+    (a resignation announced, a call to resign refused, a rumour denied) beside the
+    corpus's case summaries. Like :class:`UnrelatedText`, a text that names a real
+    person reports a real event and carries a source.
+    """
+
+    id: Annotated[str, Field(pattern=_ID_RE)]
+    language: NewsLanguage
+    category: Category
+    exit_status: ExitStatus
+    trigger: Trigger = Trigger.none
+    text: NonEmpty
+    persons: list[NonEmpty] = Field(default_factory=list, description="Real persons the text names")
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fits(self) -> ExitText:
+        if self.category is Category.unrelated:
+            raise PydanticCustomError("category", "an exit text is never unrelated (use UnrelatedText)", {})
+        _check_exit_status(self.category, self.exit_status)
+        _check_persons_sourced(self.persons, self.sources)
         return self
 
 

@@ -7,6 +7,8 @@ that a step can be run or tested on its own.
 from __future__ import annotations
 
 import argparse
+import json
+import random
 import sys
 from pathlib import Path
 
@@ -60,7 +62,54 @@ def step_tag(out: Path, samples: Path = SAMPLES, model: Path = Path("models/defa
     return {"output": result.out, "tagged": result.tagged, "rejected": result.rejected, "categories": table}
 
 
-STEPS = {"train": step_train, "evaluate": step_evaluate, "tag": step_tag, "gaps": step_gaps}
+def step_news(out: Path, model: Path = DEFAULT_MODEL) -> dict:
+    """Score the model on the held-out news set (``btr evaluate --news``): real reports, unrelated news included."""
+    from btr.news_eval import evaluate_news, news_table
+
+    report = evaluate_news(model, record=False)
+    (out / "news_evaluation.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return {"table": "\n    " + news_table(report).replace("\n", "\n    ")}
+
+
+def step_mixed(out: Path, model: Path = DEFAULT_MODEL, n: int = 60, seed: int = 0) -> dict:
+    """Tag a sample of the news set in which unrelated news outnumbers the resignations three to one."""
+    from btr.corpus import load_news
+    from btr.tag import tag
+
+    articles = load_news()
+    rng = random.Random(seed)
+    unrelated = [a for a in articles if a.category.value == "unrelated"]
+    relevant = [a for a in articles if a.category.value != "unrelated"]
+    sample = rng.sample(unrelated, min(len(unrelated), n * 3 // 4)) + rng.sample(
+        relevant, min(len(relevant), n // 4)
+    )
+    rng.shuffle(sample)
+    path = out / "mixed_sample.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": a.id, "text": a.text}, ensure_ascii=False) + "\n" for a in sample),
+        encoding="utf-8",
+    )
+    result = tag([path], model=model, out=out / "mixed_tags.jsonl", quiet=True)
+    truth = {a.id: a.category.value for a in sample}
+    tagged = [
+        json.loads(line) for line in (out / "mixed_tags.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    right = sum(t["category"]["label"] == truth[t["id"]] for t in tagged)
+    table = "".join(f"\n    {label:<20}{count:>4}" for label, count in result.table())
+    return {"sample": f"{path} ({len(sample)} articles: {sum(v == 'unrelated' for v in truth.values())} unrelated)",
+            "category right": f"{right} of {len(tagged)}", "categories": table}  # fmt: skip
+
+
+STEPS = {
+    "train": step_train,
+    "evaluate": step_evaluate,
+    "news": step_news,
+    "tag": step_tag,
+    "mixed": step_mixed,
+    "gaps": step_gaps,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

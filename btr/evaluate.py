@@ -326,7 +326,8 @@ def evaluate(
     elif unrelated is not None:
         extra = load_unrelated(unrelated)
     else:
-        extra = [*load_unrelated(DEFAULT_UNRELATED), *load_exits()] if data is None else []
+        default = data is None or path.resolve() == DEFAULT_CORPUS.resolve()
+        extra = [*load_unrelated(DEFAULT_UNRELATED), *load_exits()] if default else []
     report["n_unrelated"] = len(extra)
     if cv:
         oof = cross_val_proba(loaded, cases, unrelated=extra, k=cv, seed=seed, quiet=quiet)

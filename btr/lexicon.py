@@ -111,9 +111,8 @@ def _to_traditional(text: str) -> str:
 def _automaton() -> Any:
     # Aho-Corasick reads a text once whatever the number of terms: the gate runs on every
     # article of an archive, and a regular expression costs twice as much on 2 KB of text.
-    return _build_automaton(
-        {v for words in lexicon()["terms"].values() for term in words for v in _variants(term)}
-    )
+    groups = [*lexicon()["terms"].values(), *lexicon().get("gate_only", {}).values()]
+    return _build_automaton({v for words in groups for term in words for v in _variants(term)})
 
 
 def _mentions(text: str, automaton: Any) -> bool:

@@ -834,10 +834,60 @@ def _dir_size(path: Path) -> int:
 _FLOORS = {"category": 0.85, "trigger": 0.75}
 
 _INTENDED = (
-    "Finding and labelling reports of officials who resign taking blame (引咎辞职) in Chinese and "
-    "English news, as a first pass before human review: `btr tag` over article archives and "
-    "pre-annotations in Label Studio."
+    "Finding and labelling reports of officials who resign taking blame (引咎辞职, 引責辞任, 사퇴, "
+    "Rücktritt...) in ordinary news archives in Chinese, English, Japanese, Korean and European "
+    "languages, as a first pass before human review: `btr tag` over article archives and "
+    "pre-annotations in Label Studio. Articles with no exit term of any language are `unrelated` "
+    "without running the model (the lexicon gate)."
 )
+
+#: Floors on the held-out news set (``btr evaluate --news``), stated in the model card.
+_NEWS_FLOORS = {
+    "is_btr_f1": 0.90,
+    "per_language_f1": 0.85,
+    "fp_rate_unrelated": 0.005,
+    "trigger_macro_f1": 0.70,
+}
+
+
+def _news_card(news: dict[str, Any]) -> list[str]:
+    o = news["overall"]
+    lines = [
+        "## On held-out news",
+        "",
+        f"`{news.get('command', 'btr evaluate --news')}` (news sha256 `{str(news.get('news_sha256', ''))[:16]}…`): "
+        "real reports of events that are not events of the training corpus, unrelated news included; "
+        "never trained on.",
+        "",
+        f"is_btr precision {o['precision']:.3f}, recall {o['recall']:.3f}, F1 {o['f1']:.3f} "
+        f"(floor {_NEWS_FLOORS['is_btr_f1']}: {'met' if o['f1'] >= _NEWS_FLOORS['is_btr_f1'] else 'NOT met'}); "
+        f"false-positive rate on unrelated articles {news['fp_rate_unrelated']:.4f} "
+        f"(floor {_NEWS_FLOORS['fp_rate_unrelated']}: "
+        f"{'met' if news['fp_rate_unrelated'] <= _NEWS_FLOORS['fp_rate_unrelated'] else 'NOT met'}); "
+        f"expected precision at 1 relevant article in 1,000: {news['precision_at_base_rate']:.3f}; "
+        f"trigger macro-F1 {news['trigger']['macro_f1']:.3f} (floor {_NEWS_FLOORS['trigger_macro_f1']}: "
+        f"{'met' if news['trigger']['macro_f1'] >= _NEWS_FLOORS['trigger_macro_f1'] else 'NOT met'}).",
+        "",
+        "| language | relevant articles | is_btr F1 | floor 0.85 (20+ relevant) |",
+        "|---|---:|---:|---|",
+    ]
+    relevant = news.get("per_language_relevant", {})
+    for lang, f1 in news.get("per_language_f1", {}).items():
+        n = relevant.get(lang, 0)
+        verdict = ("met" if f1 >= _NEWS_FLOORS["per_language_f1"] else "NOT met") if n >= 20 else "-"
+        lines.append(f"| {lang} | {n} | {f1:.3f} | {verdict} |")
+    gate = news.get("gate", {})
+    lines += [
+        "",
+        f"Lexicon gate: recall {gate.get('recall_news', float('nan')):.4f} on relevant news and "
+        f"{gate.get('recall_corpus', float('nan')):.4f} on the corpus texts; it lets "
+        f"{gate.get('pass_rate_unrelated', float('nan')):.3f} of unrelated news through to the model.",
+        "",
+        "Errors by kind (what happened to the exit; is_btr wrong / articles): "
+        + "; ".join(f"{k} {v['is_btr_errors']}/{v['n']}" for k, v in news.get("kinds", {}).items()),
+        "",
+    ]
+    return lines
 
 
 def render_card(meta: ModelMeta | dict[str, Any]) -> str:
@@ -878,7 +928,11 @@ def render_card(meta: ModelMeta | dict[str, Any]) -> str:
         "",
         f"`{c.path}` (sha256 `{c.sha256[:16]}…`): {c.cases} cases in {c.events} events, "
         f"{c.rows} text rows in {', '.join(c.languages)} (one per case and language). Seed {meta.seed}.",
-        "The texts are the project's own bilingual summaries of public reports.",
+        "The texts are the project's own summaries of public reports (zh, en and the language of the "
+        "case's country)"
+        + (f", {c.unrelated_texts} unrelated news-style texts (`{c.unrelated}`)" if c.unrelated_texts else "")
+        + (f" and {c.exit_texts} exit texts that name no one (`{c.exits}`)" if c.exit_texts else "")
+        + ".",
         "",
         "## Metrics",
         "",
@@ -886,6 +940,8 @@ def render_card(meta: ModelMeta | dict[str, Any]) -> str:
     if not meta.metrics:
         lines += ["Not evaluated yet: run `btr evaluate --model <dir> --cv 5`.", ""]
     for protocol, result in meta.metrics.items():
+        if protocol == "news":
+            continue
         lines += [
             f"**{result.get('protocol', protocol)}** (`{result.get('command', '')}`), "
             f"data sha256 `{str(result.get('data_sha256', ''))[:16]}…`:",
@@ -910,10 +966,13 @@ def render_card(meta: ModelMeta | dict[str, Any]) -> str:
                 + "; ".join(f"`{h}` >= {_FLOORS[h]}: {'met' if ok else 'NOT met'}" for h, ok in met.items()),
                 "",
             ]
+    if "news" in meta.metrics:
+        lines += _news_card(meta.metrics["news"])
     lines += [
         "## Languages",
         "",
-        "Chinese (Simplified and Traditional, folded to Simplified for the features) and English.",
+        "Texts in " + ", ".join(c.languages) + " (Chinese Simplified and Traditional folded to Simplified "
+        "for the features); the lexicon gate covers zh-Hans, zh-Hant, en, ja, ko, de, fr, es, pt, it, ru and nl.",
         "",
         "## Limits",
         "",
@@ -1283,7 +1342,8 @@ def train(
     if unrelated is not None:
         extra = load_unrelated(unrelated_path)
     else:
-        extra = [*load_unrelated(unrelated_path), *load_exits()] if cases is None else []
+        default = cases is None or path.resolve() == DEFAULT_CORPUS.resolve()
+        extra = [*load_unrelated(unrelated_path), *load_exits()] if default else []
     if len(loaded) < 2:
         raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
     options = dict(params or {}, random_state=seed)

@@ -271,6 +271,8 @@ def evaluate_news(
             k: report[k] for k in ("overall", "fp_rate_unrelated", "precision_at_base_rate", "trigger")
         }
         summary["per_language_f1"] = {lang: r["f1"] for lang, r in per_language.items()}
+        summary["per_language_relevant"] = {lang: r["relevant"] for lang, r in per_language.items()}
+        summary["command"] = report["command"]
         summary["gate"] = {k: gate[k] for k in ("recall_news", "recall_corpus", "pass_rate_unrelated")}
         summary["kinds"] = {k: {"n": v["n"], "is_btr_errors": v["is_btr_errors"]} for k, v in kinds.items()}
         summary["news"] = report["news"]

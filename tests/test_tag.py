@@ -347,3 +347,15 @@ def test_cli_dask_starts_its_own_local_cluster(model_dir, news):
     assert (local.exit_code, dask.exit_code) == (0, 0), dask.output
     assert dask.stdout == local.stdout
     assert "dask engine" in dask.stderr
+
+
+def test_demo_mixed_step_tags_a_sample_mostly_of_unrelated_news(model_dir, tmp_path):
+    from btr.demo import step_mixed
+
+    result = step_mixed(tmp_path, model=model_dir, n=40)
+    tagged = read_jsonl(tmp_path / "mixed_tags.jsonl")
+    sample = read_jsonl(tmp_path / "mixed_sample.jsonl")
+    assert [t["id"] for t in tagged] == [s["id"] for s in sample] and len(sample) == 40
+    assert "(40 articles: 30 unrelated)" in result["sample"]
+    right, of = result["category right"].split(" of ")
+    assert int(of) == 40 and 0 <= int(right) <= 40

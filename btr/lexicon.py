@@ -37,6 +37,8 @@ import numpy as np
 from btr.text import fold
 
 __all__ = [
+    "category_cue_counts",
+    "category_cue_names",
     "cue_counts",
     "cue_names",
     "exit_sentences",
@@ -111,17 +113,44 @@ def _to_traditional(text: str) -> str:
 def _automaton() -> Any:
     # Aho-Corasick reads a text once whatever the number of terms: the gate runs on every
     # article of an archive, and a regular expression costs twice as much on 2 KB of text.
-    groups = [*lexicon()["terms"].values(), *lexicon().get("gate_only", {}).values()]
-    return _build_automaton({v for words in groups for term in words for v in _variants(term)})
+    data = lexicon()
+    word_start = set(data.get("word_start", ()))
+    whole = {fold(word) for word in data.get("whole_words", ())}
+    groups = [*data["terms"].items(), *data.get("gate_only", {}).items()]
+    # a term must start a word only if every language listing it says so: German and Dutch
+    # build compounds ("Ministerrücktritt"), English and the Romance languages do not
+    starts: dict[str, bool] = {}
+    for language, words in groups:
+        for term in words:
+            for variant in _variants(term):
+                starts[variant] = starts.get(variant, True) and language in word_start
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for variant, start in starts.items():
+        automaton.add_word(variant, (len(variant), start, fold(variant) in whole))
+    automaton.make_automaton()
+    return automaton
+
+
+def _matches(text: str, automaton: Any) -> bool:
+    for end, (length, start, whole) in automaton.iter(text):
+        begin = end - length + 1
+        if start and begin > 0 and text[begin - 1].isalpha():
+            continue  # "quitter" is not "quit", "department" not "depart"
+        if whole and end + 1 < len(text) and text[end + 1].isalpha():
+            continue
+        return True
+    return False
 
 
 def _mentions(text: str, automaton: Any) -> bool:
     lowered = text.lower()
-    if next(automaton.iter(lowered), None) is not None:
+    if _matches(lowered, automaton):
         return True
     # full-width Latin and half-width kana spell terms the lexicon lists in their usual width
     if not text.isascii() and _ODD_WIDTH.search(lowered):
-        return next(automaton.iter(unicodedata.normalize("NFKC", lowered)), None) is not None
+        return _matches(unicodedata.normalize("NFKC", lowered), automaton)
     return False
 
 
@@ -135,8 +164,8 @@ def _folded_pattern() -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=1)
-def _cue_automata() -> list[Any]:
-    return [_build_automaton({fold(c) for c in cues}) for cues in lexicon()["cues"].values()]
+def _cue_automata() -> tuple[Any, int]:
+    return _grouped_automaton(lexicon()["cues"])
 
 
 def mentions_exit(texts: Sequence[str]) -> np.ndarray:
@@ -200,6 +229,62 @@ def _build_automaton(words: set[str]) -> Any:
     return automaton
 
 
+def category_cue_names() -> list[str]:
+    """The cue groups of the kind of exit: taking blame, removal, another reason, a post outside the state."""
+    return list(lexicon().get("category_cues", {}))
+
+
+@lru_cache(maxsize=1)
+def _category_cue_automata() -> tuple[Any, int]:
+    return _grouped_automaton(lexicon().get("category_cues", {}))
+
+
+def _grouped_automaton(groups: dict[str, list[str]]) -> tuple[Any, int]:
+    # one automaton for all groups, each word carrying the groups that list it: a text is
+    # read once, not once per group
+    import ahocorasick
+
+    owners: dict[str, list[int]] = {}
+    for j, cues in enumerate(groups.values()):
+        for cue in {fold(c) for c in cues}:
+            owners.setdefault(cue, []).append(j)
+    automaton = ahocorasick.Automaton()
+    for cue, columns in owners.items():
+        automaton.add_word(cue, tuple(columns))
+    if owners:
+        automaton.make_automaton()
+    return automaton, len(groups)
+
+
+def category_cue_counts(folded: Sequence[str]) -> np.ndarray:
+    """Counts of each category cue group (:func:`category_cue_names`) in each folded text.
+
+    The exit sentences say that someone went; whether he or she took the blame, was removed,
+    left for health or held a company post is often said in the sentences around them, so
+    these are counted both there and in the whole text (:class:`btr.models.LinearModel`).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, len(category_cue_names()))
+    """
+    return _count(_category_cue_automata(), folded)
+
+
+def _count(grouped: tuple[Any, int], texts: Sequence[str]) -> np.ndarray:
+    automaton, width = grouped
+    out = np.zeros((len(texts), width), dtype=np.float32)
+    if not width:
+        return out
+    for i, text in enumerate(texts):
+        if text:
+            row = out[i]
+            # non-overlapping, longest first: "refused to resign" counts once, not twice
+            for _, columns in automaton.iter_long(text):
+                for j in columns:
+                    row[j] += 1
+    return out
+
+
 def cue_counts(folded_exit_sentences: Sequence[str]) -> np.ndarray:
     """Counts of each cue group (:func:`cue_names`) in the exit sentences of each text.
 
@@ -207,11 +292,4 @@ def cue_counts(folded_exit_sentences: Sequence[str]) -> np.ndarray:
     -------
     numpy.ndarray of float32, shape (n, len(cue_names()))
     """
-    automata = _cue_automata()
-    out = np.zeros((len(folded_exit_sentences), len(automata)), dtype=np.float32)
-    for i, text in enumerate(folded_exit_sentences):
-        if text:
-            for j, automaton in enumerate(automata):
-                # non-overlapping, longest first: "refused to resign" counts once, not twice
-                out[i, j] = sum(1 for _ in automaton.iter_long(text))
-    return out
+    return _count(_cue_automata(), folded_exit_sentences)

@@ -57,7 +57,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sklearn.base import BaseEstimator
 
 from btr.errors import InputError, ModelError, require
-from btr.schema import CATEGORY_EXIT_STATUSES, HEADS, UNRELATED_LABELS, Category, ExitStatus, label_names
+from btr.schema import (
+    CATEGORY_EXIT_STATUSES,
+    CATEGORY_FIXED_LABELS,
+    HEADS,
+    UNRELATED_LABELS,
+    Category,
+    ExitStatus,
+    label_names,
+)
 
 __all__ = [
     "NOT_APPLICABLE",
@@ -72,6 +80,7 @@ __all__ = [
     "open_world_proba",
     "render_card",
     "rows_to_xy",
+    "settle_fixed_labels",
     "train",
     "training_rows",
 ]
@@ -198,6 +207,12 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         them out. They tell an exit that happened from one only asked for, refused or rumoured.
     cue_heads : tuple of str
         Heads that see the cue counts.
+    category_cues : float
+        Weight of the category cue counts (:func:`btr.lexicon.category_cue_counts`: taking
+        blame, removal, another reason, a post outside the state), counted in the exit
+        sentences and in the whole text, log-scaled; 0 leaves them out.
+    category_cue_heads : tuple of str
+        Heads that see the category cue counts.
     calibrate : bool
         Fit one temperature per head on 3-fold out-of-fold predictions
         (:func:`_fit_temperature`), so that scores are calibrated probabilities.
@@ -228,6 +243,8 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         focus_heads: tuple[str, ...] = ("category", "exit_status"),
         cues: float = 1.0,
         cue_heads: tuple[str, ...] = ("category", "exit_status"),
+        category_cues: float = 1.0,
+        category_cue_heads: tuple[str, ...] = ("category",),
         calibrate: bool = True,
         heads: tuple[str, ...] | None = None,
         random_state: int = 0,
@@ -238,6 +255,8 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         self.focus_heads = focus_heads
         self.cues = cues
         self.cue_heads = cue_heads
+        self.category_cues = category_cues
+        self.category_cue_heads = category_cue_heads
         self.calibrate = calibrate
         self.min_df = min_df
         self.max_features = max_features
@@ -267,6 +286,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
             self._keyword_counts(folded),
             self.focus_vectorizer_.fit_transform(focus) if self.focus_heads else None,
             self._cue_counts(focus),
+            self._category_cue_counts(folded, focus),
         )
         self.classifiers_: dict[str, Any] = {}
         self.classes_: dict[str, list[str]] = {}
@@ -325,16 +345,26 @@ class LinearModel(_HeadsMixin, BaseEstimator):
 
         return np.log1p(cue_counts(focus)) * np.float32(self.cues)
 
-    def _features(self, texts: list[str]) -> tuple[Any, np.ndarray | None, Any, np.ndarray | None]:
-        """The TF-IDF matrix, the (weighted, log-scaled) keyword counts, the exit-sentence TF-IDF
-        and the cue counts of the exit sentences."""
+    def _category_cue_counts(self, folded: list[str], focus: list[str]) -> np.ndarray | None:
+        # models saved before the category cues have no such attribute: they go without
+        if not getattr(self, "category_cues", 0) or not getattr(self, "category_cue_heads", ()):
+            return None
+        from btr.lexicon import category_cue_counts
+
+        counts = np.hstack([category_cue_counts(focus), category_cue_counts(folded)])
+        return np.log1p(counts) * np.float32(self.category_cues)
+
+    def _features(self, texts: list[str]) -> tuple[Any, ...]:
+        """The TF-IDF matrix, the (weighted, log-scaled) keyword counts, the exit-sentence TF-IDF,
+        the cue counts of the exit sentences and the category cue counts."""
         from btr.text import fold
 
         folded = [fold(t) for t in texts]
         sentences = self._focus(folded)
         focus = self._tfidf("focus_vectorizer_", sentences) if self.focus_vectorizer_ else None
         cues = self._cue_counts(sentences) if getattr(self, "cues", 0) else None
-        return self._tfidf("vectorizer_", folded), self._keyword_counts(folded), focus, cues
+        categories = self._category_cue_counts(folded, sentences)
+        return self._tfidf("vectorizer_", folded), self._keyword_counts(folded), focus, cues, categories
 
     def _tfidf(self, name: str, folded: list[str]):
         """``getattr(self, name).transform(folded)``, with the counting done by
@@ -374,7 +404,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
 
         from btr.rules import keyword_columns
 
-        tfidf, counts, focus, cues = features
+        tfidf, counts, focus, cues, categories = features
         blocks = [tfidf]
         if counts is not None and head in self.lexicon_heads:
             own = [i for i, (h, _) in enumerate(keyword_columns()) if h == head]
@@ -384,6 +414,8 @@ class LinearModel(_HeadsMixin, BaseEstimator):
             blocks.append(focus)
         if cues is not None and head in self.cue_heads:
             blocks.append(sp.csr_matrix(cues))
+        if categories is not None and head in self.category_cue_heads:
+            blocks.append(sp.csr_matrix(categories))
         return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
     # skops writes a dict entry by entry (slow and large for a vocabulary of 10^5 n-grams), so each
@@ -717,6 +749,39 @@ def joint_category_exit(proba: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def settle_fixed_labels(proba: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Mix into each conditional head the labels the category settles for it.
+
+    ``trigger`` and ``responsibility`` are learned only from texts with a blamed event
+    (:data:`NOT_APPLICABLE`); a category such as ``other_resignation`` fixes them
+    (:data:`btr.schema.CATEGORY_FIXED_LABELS`). The probability of a label is then
+    ``P(category fixes it) + (1 - P(some category fixes the head)) * P(label | blamed event)``,
+    so that a resignation for health reasons reads ``trigger: none``.
+
+    Examples
+    --------
+    >>> c = np.array([[0.2, 0.8, 0, 0, 0, 0]])      # btr 0.2, other_resignation 0.8
+    >>> t = np.zeros((1, len(HEADS["trigger"]))); t[0, 0] = 1.0  # safety_accident, if blamed
+    >>> out = settle_fixed_labels({"category": c, "trigger": t})
+    >>> label_names(HEADS["trigger"])[int(out["trigger"].argmax())]
+    'none'
+    """
+    if "category" not in proba:
+        return proba
+    categories = list(Category)
+    out = dict(proba)
+    for head, p in proba.items():
+        fixers = [(c, fixed[head]) for c, fixed in CATEGORY_FIXED_LABELS.items() if head in fixed]
+        if head == "category" or not fixers:
+            continue
+        names = label_names(HEADS[head])
+        settled = np.zeros_like(p)
+        for category, label in fixers:
+            settled[:, names.index(label)] += proba["category"][:, categories.index(category)]
+        out[head] = settled + (1.0 - settled.sum(axis=1, keepdims=True)) * p
+    return out
+
+
 def open_world_proba(estimator: Any, texts: Sequence[str], *, gate: bool = True) -> dict[str, np.ndarray]:
     """Per head, ``(n, n_labels)`` probabilities for news of any kind: the lexicon gate first, then
     the estimator on the texts that mention an exit, with :func:`joint_category_exit`.
@@ -735,7 +800,7 @@ def open_world_proba(estimator: Any, texts: Sequence[str], *, gate: bool = True)
         out[head][~passed, names.index(UNRELATED_LABELS[head])] = 1.0
     at = np.flatnonzero(passed)
     if len(at):
-        proba = joint_category_exit(estimator.predict_proba([texts[i] for i in at]))
+        proba = settle_fixed_labels(joint_category_exit(estimator.predict_proba([texts[i] for i in at])))
         for head in heads:
             out[head][at] = proba[head]
     return out

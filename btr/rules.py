@@ -118,7 +118,9 @@ def keyword_counts(texts: Sequence[str], *, folded: bool = False) -> np.ndarray:
     counts = np.zeros((len(texts), len(keyword_columns())), dtype=np.float32)
     for i, text in enumerate(texts):
         text = text if folded else fold(text)
-        found = _latin_words(text, latin).union(word for _, word in cjk.iter_long(text))
+        found = _latin_words(text, latin)
+        if not text.isascii():  # an English text has no CJK keyword to look for
+            found.update(word for _, word in cjk.iter_long(text))
         for word in found:
             for column in owners[word]:
                 counts[i, column] += 1

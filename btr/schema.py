@@ -33,6 +33,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = [
     "CATEGORY_EXIT_STATUSES",
+    "CATEGORY_FIXED_LABELS",
     "HEADS",
     "REQUIRED_TEXT_LANGUAGES",
     "TEXT_LANGUAGES",
@@ -260,6 +261,14 @@ CATEGORY_EXIT_STATUSES: dict[Category, tuple[ExitStatus, ...]] = {
     ),
     Category.non_public: tuple(s for s in ExitStatus if s is not ExitStatus.no_exit),
     Category.unrelated: (ExitStatus.no_exit,),
+}
+
+#: Labels a category settles for other heads: a resignation for reasons that are not blame
+#: has no blamed event and no basis of blame, and a text about no exit has the unrelated
+#: labels. The conditional heads (trigger, responsibility) are read together with these.
+CATEGORY_FIXED_LABELS: dict[Category, dict[str, str]] = {
+    Category.other_resignation: {"trigger": "none", "responsibility": "none"},
+    Category.unrelated: {head: label for head, label in UNRELATED_LABELS.items() if head != "category"},
 }
 
 

@@ -132,7 +132,7 @@ def tag_batch(
 def tag(
     inputs: Iterable[str | Path],
     *,
-    model: str | Path = DEFAULT_MODEL,
+    model: str | Path | Any = DEFAULT_MODEL,
     out: str | Path | TextIO | None = None,
     format: str = "jsonl",
     text_field: str = "text",
@@ -155,8 +155,8 @@ def tag(
     inputs : iterable of str or Path
         JSONL or CSV files, ``.txt`` / ``.html`` files, directories, glob patterns, or
         ``-`` for stdin (see :mod:`btr.readers`).
-    model : path
-        A model directory (:func:`btr.models.load_model`).
+    model : path or btr.models.Model
+        A model directory (:func:`btr.models.load_model`), or a model already loaded.
     out : path, text stream or None
         Where the records go; ``None`` or ``"-"`` is stdout.
     format : {"jsonl", "csv"}
@@ -203,7 +203,7 @@ def tag(
     """
     from tqdm.auto import tqdm
 
-    from btr.models import load_model, quiet_default
+    from btr.models import Model, load_model, quiet_default
 
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
@@ -215,7 +215,7 @@ def tag(
     if resume and (to_stdout or not isinstance(out, str | Path)):
         raise InputError("--resume needs an output file (-o OUT) to read the finished ids from")
     _refuse_overwriting(inputs, out, rejects)
-    loaded = load_model(model)
+    loaded = model if isinstance(model, Model) else load_model(model)
     done = _finished_ids(Path(out), format, id_field="id") if resume else set()
     header = not (resume and Path(out).exists() and Path(out).stat().st_size > 0)
     summary = TagSummary(

@@ -12,8 +12,16 @@ from pydantic import ValidationError
 from btr.cli import main
 from btr.corpus import DEFAULT_NEWS, load_cases, load_news, load_unrelated, validate
 from btr.errors import DataError
-from btr.lexicon import cue_counts, cue_names, exit_sentences, lexicon_languages, mentions_exit
-from btr.models import open_world_proba
+from btr.lexicon import (
+    category_cue_counts,
+    category_cue_names,
+    cue_counts,
+    cue_names,
+    exit_sentences,
+    lexicon_languages,
+    mentions_exit,
+)
+from btr.models import open_world_proba, settle_fixed_labels
 from btr.news_eval import evaluate_news, news_table, precision_at_base_rate
 from btr.schema import HEADS, UNRELATED_LABELS, ExitText, NewsLanguage, label_names
 from btr.text import fold
@@ -55,6 +63,44 @@ def test_gate_finds_the_other_script_and_full_width_spellings():
     # the lexicon lists 引咎辞职; the Traditional and the full-width spellings are found as well
     assert mentions_exit(["衛生署長引咎辭職", "ＴＨＥ ＭＩＮＩＳＴＥＲ ＲＥＳＩＧＮＥＤ"]).all()
     assert not mentions_exit(["ＴＨＥ ＭＩＮＩＳＴＥＲ ＳＰＯＫＥ"]).any()
+
+
+def test_latin_terms_start_a_word_and_whole_words_end_one():
+    # "quit" and "depart" are exit words; "quite", "acquit" and "department" are not
+    assert mentions_exit(["He will quit.", "She quit the cabinet", "The minister departs"]).all()
+    assert not mentions_exit(
+        ["The rain was quite heavy.", "The court acquitted two men.", "The health department said so."]
+    ).any()
+    # German builds compounds: a term inside one still counts
+    assert mentions_exit(["Die Ministerrücktrittsforderung wurde laut."])[0]
+
+
+def test_category_cues_tell_blame_removal_reason_and_company_apart():
+    names = category_cue_names()
+    assert names == ["blame", "dismissal", "other_reason", "non_public"]
+    texts = [
+        "the minister resigned, taking responsibility for the accident.",
+        "the mayor was dismissed by the council.",
+        "the governor resigned for health reasons.",
+        "the ceo of the company resigned.",
+    ]
+    counts = category_cue_counts(texts)
+    assert counts.argmax(axis=1).tolist() == [0, 1, 2, 3]
+    assert category_cue_counts([""]).sum() == 0
+
+
+def test_a_resignation_for_other_reasons_reads_trigger_none():
+    category = np.zeros((2, len(HEADS["category"])))
+    category[0, label_names(HEADS["category"]).index("other_resignation")] = 0.9
+    category[0, label_names(HEADS["category"]).index("btr")] = 0.1
+    category[1, label_names(HEADS["category"]).index("btr")] = 1.0
+    trigger = np.zeros((2, len(HEADS["trigger"])))
+    trigger[:, label_names(HEADS["trigger"]).index("safety_accident")] = 1.0
+    out = settle_fixed_labels({"category": category, "trigger": trigger})
+    names = label_names(HEADS["trigger"])
+    assert [names[i] for i in out["trigger"].argmax(axis=1)] == ["none", "safety_accident"]
+    assert np.allclose(out["trigger"].sum(axis=1), 1.0)
+    assert out["trigger"][0, names.index("none")] == pytest.approx(0.9)
 
 
 def test_gate_recall_on_every_relevant_corpus_text_meets_its_floor(corpus_path):

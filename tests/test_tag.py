@@ -76,6 +76,9 @@ def test_records_agree_with_the_model_and_the_batch_size(model_dir, news, tmp_pa
     tag([news], model=model_dir, out=one, batch_size=1, quiet=True)
     tag([news], model=model_dir, out=big, batch_size=512, quiet=True)
     assert one.read_bytes() == big.read_bytes()
+    loaded = tmp_path / "loaded.jsonl"  # a model already in memory gives the same records
+    tag([news], model=model, out=loaded, quiet=True)
+    assert loaded.read_bytes() == big.read_bytes()
     for record, prediction in zip(read_jsonl(one), expected, strict=True):
         for head in HEADS:
             assert record[head]["label"] == prediction[head]["label"]

@@ -1,0 +1,156 @@
+"""Training from the corpus: the rows a model learns from, the estimator of a kind, and :func:`train`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from btr.errors import InputError
+from btr.models.artifact import Model, load_model, save_model
+from btr.models.card import CorpusInfo
+from btr.models.heads import quiet_default, rows_to_xy
+from btr.models.linear import LinearModel
+from btr.models.transformer import TransformerModel
+
+KINDS = ("linear", "transformer")
+
+
+def make_estimator(kind: str, **params: Any) -> LinearModel | TransformerModel:
+    """An unfitted estimator of ``kind`` (``linear`` or ``transformer``) with ``params``."""
+    if kind == "linear":
+        return LinearModel(**params)
+    if kind == "transformer":
+        return TransformerModel(**params)
+    raise InputError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+#: The repository root: paths inside it are recorded relative to it, so that a checked-in
+#: ``meta.json`` names ``corpus/cases.jsonl`` rather than one machine's absolute path.
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def portable_path(path: str | Path) -> str:
+    """``path`` relative to the repository root when it lies inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def resolve_path(recorded: str) -> Path:
+    """The inverse of :func:`portable_path`."""
+    path = Path(recorded)
+    return path if path.is_absolute() else ROOT / path
+
+
+def corpus_info(
+    cases: Sequence[Any],
+    path: str | Path,
+    *,
+    unrelated: Sequence[Any] = (),
+    unrelated_path: str | Path | None = None,
+) -> CorpusInfo:
+    """Describe the data a model is trained on (hashes of the files it came from)."""
+    from btr.corpus import DEFAULT_EXITS, case_rows, corpus_hash
+    from btr.schema import ExitText
+
+    rows = [row for case in cases for row in case_rows(case)]
+    exits = [item for item in unrelated if isinstance(item, ExitText)]
+    unrelated = [item for item in unrelated if not isinstance(item, ExitText)]
+    return CorpusInfo(
+        path=portable_path(path),
+        sha256=corpus_hash(path),
+        cases=len(cases),
+        rows=len(rows) + len(unrelated) + len(exits),
+        events=len({c.event_id for c in cases}),
+        languages=sorted({row["language"] for row in rows}),
+        case_ids=sorted(c.id for c in cases),
+        unrelated=portable_path(unrelated_path) if unrelated else None,
+        unrelated_sha256=corpus_hash(unrelated_path) if unrelated else None,
+        unrelated_texts=len(unrelated),
+        exits=portable_path(DEFAULT_EXITS) if exits else None,
+        exits_sha256=corpus_hash(DEFAULT_EXITS) if exits else None,
+        exit_texts=len(exits),
+    )
+
+
+def training_rows(cases: Sequence[Any], unrelated: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The text rows a model learns from: every language of every case, then the unrelated and exit texts."""
+    from btr.corpus import case_rows, unrelated_rows
+
+    return [row for case in cases for row in case_rows(case)] + [
+        row for item in unrelated for row in unrelated_rows(item)
+    ]
+
+
+def train(
+    *,
+    kind: str = "linear",
+    out: str | Path,
+    base_model: str | None = None,
+    seed: int = 0,
+    cases: str | Path | None = None,
+    unrelated: str | Path | None = None,
+    name: str | None = None,
+    params: dict[str, Any] | None = None,
+    quiet: bool | None = None,
+) -> Model:
+    """Train a model of ``kind`` on every case of a corpus and save it to ``out``.
+
+    Parameters
+    ----------
+    kind : {"linear", "transformer"}
+    out : path
+        The model directory (``models/NAME``).
+    base_model : str, optional
+        For ``transformer``: a hub checkpoint name or a local path.
+    seed : int
+    cases : path, optional
+        The corpus file; default ``corpus/cases.jsonl``.
+    unrelated : path, optional
+        News-style texts that report no exit, learned as ``unrelated``. With the default
+        corpus, ``corpus/unrelated.jsonl`` and ``corpus/exits.jsonl`` are used when they exist.
+    params : dict, optional
+        Further estimator parameters.
+
+    Returns
+    -------
+    Model
+        The saved model, loaded back through :func:`load_model`.
+
+    Examples
+    --------
+    >>> model = train(kind="linear", out="models/default")  # doctest: +SKIP
+    """
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_cases, load_exits, load_unrelated
+
+    path = Path(cases or DEFAULT_CORPUS)
+    loaded = load_cases(path)
+    unrelated_path = Path(unrelated or DEFAULT_UNRELATED)
+    if unrelated is not None and not unrelated_path.exists():
+        raise InputError(f"{unrelated_path}: no such file")
+    # the default unrelated and exit texts go with the default corpus; a named corpus brings its own
+    if unrelated is not None:
+        extra = load_unrelated(unrelated_path)
+    else:
+        default = cases is None or path.resolve() == DEFAULT_CORPUS.resolve()
+        extra = [*load_unrelated(unrelated_path), *load_exits()] if default else []
+    if len(loaded) < 2:
+        raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
+    options = dict(params or {}, random_state=seed)
+    if kind == "transformer":
+        options["base_model"] = base_model or options.get("base_model", "bert-base-chinese")
+        options["quiet"] = quiet_default(quiet)
+    elif base_model:
+        raise InputError("--base-model applies only to --model transformer")
+    estimator = make_estimator(kind, **options)
+    texts, y = rows_to_xy(training_rows(loaded, extra))
+    started = time.perf_counter()
+    estimator.fit(texts, y)
+    seconds = time.perf_counter() - started
+    info = corpus_info(loaded, path, unrelated=extra, unrelated_path=unrelated_path)
+    save_model(estimator, out, name=name, corpus=info, seed=seed, training_seconds=seconds)
+    return load_model(out, quiet=quiet)

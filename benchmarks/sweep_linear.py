@@ -54,7 +54,7 @@ def cross_validated_f1(cases, params: dict, seed: int) -> dict[str, float]:
         test = np.concatenate([[2 * i, 2 * i + 1] for i in test_cases])
         model = LinearModel(calibrate=False, **params)
         model.fit([texts[i] for i in train], {head: y[head][train] for head in HEADS})
-        for head, p in model.predict_proba([texts[i] for i in test]).items():
+        for head, p in model.head_proba([texts[i] for i in test]).items():
             proba[head][test] = p
     scores = {}
     for head in HEADS:

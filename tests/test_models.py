@@ -10,6 +10,8 @@ import pytest
 import skops.io as sio
 from click.testing import CliRunner
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError, SkipTestWarning
+from sklearn.utils import estimator_checks, get_tags
 from sklearn.utils.estimator_checks import check_estimator
 
 from btr.cli import main
@@ -156,41 +158,64 @@ def test_keyword_counts_are_per_distinct_keyword():
 
 # ------------------------------------------------------------------ estimators
 
-#: scikit-learn checks that cannot apply to an estimator of raw texts, and why. The test below
-#: asserts that each of them still fails, so that this list stays true.
-NOT_FOR_TEXT = {
-    name: "feeds a numeric matrix; X must be a sequence of texts"
-    for name in [
-        "check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-        "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
-        "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_complex_data",
-        "check_dtype_object", "check_estimators_empty_data_messages", "check_pipeline_consistency",
-        "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
-        "check_estimator_sparse_matrix", "check_estimators_pickle", "check_f_contiguous_array_estimator",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit2d_1sample",
-        "check_fit2d_1feature", "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-        "check_n_features_in", "check_fit2d_predict1d",
-    ]
-}  # fmt: skip
+#: scikit-learn's checks of the API contract, which need no data: each must pass as it is.
+API_CHECKS = [
+    "check_no_attributes_set_in_init",
+    "check_parameters_default_constructible",
+    "check_get_params_invariance",
+    "check_set_params",
+    "check_estimator_repr",
+    "check_estimator_cloneable",
+    "check_mixin_order",
+    "check_valid_tag_types",
+    "check_estimator_tags_renamed",
+    "check_do_not_raise_errors_in_init_or_set_params",
+]
+#: The one exclusion: check_estimator's data checks generate numeric matrices and integer
+#: labels, while these estimators read texts and predict the schema's label names. The tags say
+#: so (string input, multi-output classifier) and check_estimator declines; the data checks that
+#: matter for a text classifier are run on texts below (test_estimator_behaviour_on_texts).
 
 
 @pytest.mark.parametrize("estimator", [LinearModel(), TransformerModel()], ids=["linear", "transformer"])
-def test_sklearn_estimator_checks_that_apply(estimator):
-    results = check_estimator(estimator, expected_failed_checks=NOT_FOR_TEXT, on_fail=None, on_skip=None)
-    status = {r["check_name"]: r["status"] for r in results}
-    passed = {name for name, s in status.items() if s == "passed"}
-    assert {
-        "check_no_attributes_set_in_init",
-        "check_parameters_default_constructible",
-        "check_get_params_invariance",
-        "check_set_params",
-        "check_estimators_unfitted",
-    } <= passed
-    unexpected = {
-        name: s for name, s in status.items() if name not in NOT_FOR_TEXT and s not in ("passed", "skipped")
-    }
-    assert not unexpected
-    assert all(status[name] == "xfail" for name in NOT_FOR_TEXT if name in status)
+def test_tags_say_texts_in_and_one_label_per_head_out(estimator):
+    tags = get_tags(estimator)
+    assert tags.estimator_type == "classifier"
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+    assert tags.target_tags.multi_output and not tags.target_tags.single_output
+    with pytest.warns(SkipTestWarning, match="requires input"):
+        check_estimator(estimator, on_fail=None, on_skip=None)
+
+
+@pytest.mark.parametrize("check", API_CHECKS)
+@pytest.mark.parametrize("estimator", [LinearModel(), TransformerModel()], ids=["linear", "transformer"])
+def test_sklearn_api_checks(estimator, check):
+    getattr(estimator_checks, check)(type(estimator).__name__, estimator)
+
+
+def test_estimator_behaviour_on_texts(split):
+    """check_estimator's data checks, on texts: fit returns self, is idempotent, predict adds no
+    state, and predictions do not depend on the order or the company of the other texts."""
+    texts, y = _xy(split["train"])
+    test, _ = _xy(split["test"])
+    with pytest.raises(NotFittedError):
+        LinearModel().predict(test[:2])
+    model = LinearModel()
+    assert model.fit(texts, y) is model
+    first = model.predict_proba(test)
+    state = {k: v for k, v in model.__dict__.items()}
+    model.predict(test)
+    model.head_proba(test)
+    assert model.__dict__.keys() == state.keys() and all(model.__dict__[k] is v for k, v in state.items())
+    model.fit(texts, y)
+    for p, q in zip(model.predict_proba(test), first, strict=True):
+        np.testing.assert_allclose(p, q)  # refitting on the same data gives the same model
+    order = np.random.default_rng(0).permutation(len(test))
+    shuffled = model.predict_proba([test[i] for i in order])
+    subset = model.predict_proba(test[:5])
+    for p, q, r in zip(first, shuffled, subset, strict=True):
+        np.testing.assert_allclose(q, p[order])
+        np.testing.assert_allclose(r, p[:5])
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +237,7 @@ def test_linear_beats_majority_on_held_out_split(split, fitted, head):
     truth = test_y[:, column]
     keep = np.array([label not in NOT_APPLICABLE[head] for label in truth])
     names = label_names(HEADS[head])
-    predicted = [names[j] for j in fitted.predict_proba(test_texts)[head].argmax(axis=1)]
+    predicted = [names[j] for j in fitted.head_proba(test_texts)[head].argmax(axis=1)]
     majority = _majority(train_y[:, column], head)
     model_f1 = _scores(list(truth[keep]), list(np.array(predicted)[keep]))["macro_f1"]
     majority_f1 = _scores(list(truth[keep]), [majority] * int(keep.sum()))["macro_f1"]
@@ -220,8 +245,14 @@ def test_linear_beats_majority_on_held_out_split(split, fitted, head):
 
 
 def test_predict_proba_covers_the_schema_labels(fitted):
-    proba = fitted.predict_proba(["山西省长因溃坝事故引咎辞职", "The CEO quit after the emissions scandal"])
+    texts = ["山西省长因溃坝事故引咎辞职", "The CEO quit after the emissions scandal"]
+    proba = fitted.head_proba(texts)
     assert list(proba) == list(HEADS)
+    # predict_proba is the same arrays as a list in head order, as MultiOutputClassifier's
+    listed = fitted.predict_proba(texts)
+    assert len(listed) == len(HEADS)
+    for p, q in zip(listed, proba.values(), strict=True):
+        np.testing.assert_array_equal(p, q)
     for head, p in proba.items():
         assert p.shape == (2, len(label_names(HEADS[head])))
         np.testing.assert_allclose(p.sum(axis=1), 1.0)
@@ -229,19 +260,32 @@ def test_predict_proba_covers_the_schema_labels(fitted):
             assert np.all(p[:, label_names(HEADS[head]).index(label)] == 0)
 
 
-def test_predict_gives_label_and_score_per_head(fitted):
-    [result] = fitted.predict(["国务院同意孟学农辞去山西省省长职务"])
-    assert set(result) == set(HEADS)
-    for head, value in result.items():
-        assert value["label"] in label_names(HEADS[head])
-        assert 0 < value["score"] <= 1
+def test_predict_gives_one_label_name_per_head(fitted):
+    texts = ["国务院同意孟学农辞去山西省省长职务", "The mayor was dismissed after the flood"]
+    predicted = fitted.predict(texts)
+    assert predicted.shape == (2, len(HEADS))
+    proba = fitted.head_proba(texts)
+    for k, head in enumerate(HEADS):
+        names = label_names(HEADS[head])
+        assert predicted[:, k].tolist() == [names[j] for j in proba[head].argmax(axis=1)]
+
+
+def test_score_is_the_mean_accuracy_over_heads(split, fitted):
+    texts, y = _xy(split["test"])
+    predicted = fitted.predict(texts)
+    expected = []
+    for k, head in enumerate(HEADS):
+        mask = np.array([label not in NOT_APPLICABLE[head] for label in y[:, k]])
+        expected.append(np.mean(predicted[mask, k] == y[mask, k]))
+    assert fitted.score(texts, y) == pytest.approx(np.mean(expected))
+    assert 0.0 < fitted.score(texts, y) < 1.0
 
 
 def test_clone_refits_to_the_same_model(split, fitted):
     texts, y = _xy(split["train"] + split["validation"])
     again = clone(fitted).fit(texts, y)
-    for head, p in fitted.predict_proba(texts[:6]).items():
-        np.testing.assert_allclose(again.predict_proba(texts[:6])[head], p)
+    for head, p in fitted.head_proba(texts[:6]).items():
+        np.testing.assert_allclose(again.head_proba(texts[:6])[head], p)
 
 
 def test_fast_tfidf_path_equals_the_vectorizers(split, fitted):
@@ -252,10 +296,13 @@ def test_fast_tfidf_path_equals_the_vectorizers(split, fitted):
         expected = getattr(fitted, name).transform(docs)
         np.testing.assert_allclose(fitted._tfidf(name, docs).toarray(), expected.toarray(), rtol=1e-6)
     model = clone(fitted).fit(texts, _xy(split["test"])[1])
+    assert set(model._counters) == {"vectorizer_", "focus_vectorizer_"}
+    before = dict(model.__dict__)
     model.predict_proba(texts[:2])
-    assert set(model._fast) == {"vectorizer_", "focus_vectorizer_"}
+    assert model.__dict__.keys() == before.keys()  # predict adds no state
+    old = model._counters["vectorizer_"][0]
     model.fit(*_xy(split["validation"]))
-    assert model._fast == {}  # a refit never reuses counters built for the old vocabulary
+    assert model._counters["vectorizer_"][0] is not old  # a refit never reuses the old vocabulary's counters
 
 
 def test_fit_rejects_bad_input():

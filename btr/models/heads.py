@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils import Tags
 
 from btr.schema import (
     CATEGORY_EXIT_STATUSES,
@@ -76,8 +78,23 @@ def rows_to_xy(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.ndarray
     return texts, y
 
 
-class _HeadsMixin:
-    """``predict`` and the schema label space, shared by both estimators."""
+class _HeadsMixin(ClassifierMixin):
+    """The scikit-learn contract of a multi-output text classifier, shared by both estimators.
+
+    ``X`` is a sequence of texts; ``y`` has one column per head. :meth:`predict` returns an
+    ``(n, n_heads)`` array of label names and :meth:`predict_proba` one ``(n, n_labels)``
+    array per head (as :class:`sklearn.multioutput.MultiOutputClassifier`), each over the
+    schema's labels of that head; :meth:`head_proba` gives the same arrays keyed by head.
+    """
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.target_tags.single_output = False
+        tags.target_tags.multi_output = True
+        return tags
 
     def _full(self, head: str, classes: Sequence[str], proba: np.ndarray) -> np.ndarray:
         names = label_names(HEADS[head])
@@ -86,17 +103,34 @@ class _HeadsMixin:
             out[:, names.index(label)] = proba[:, j]
         return out
 
-    def predict(self, X: Sequence[str]) -> list[dict[str, dict[str, Any]]]:
-        """Per text, ``{head: {"label": name, "score": probability}}``."""
-        proba = self.predict_proba(X)
+    def head_proba(self, X: Sequence[str]) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict_proba(self, X: Sequence[str]) -> list[np.ndarray]:
+        """One ``(n, n_labels)`` array per head, in the order of ``heads_``; rows sum to 1."""
+        return list(self.head_proba(X).values())
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """The most probable label name of each head: an ``(n, n_heads)`` object array."""
+        proba = self.head_proba(X)
         n = len(next(iter(proba.values()))) if proba else 0
-        result: list[dict[str, dict[str, Any]]] = [{} for _ in range(n)]
-        for head, p in proba.items():
-            names = label_names(HEADS[head])
-            best = p.argmax(axis=1)
-            for i, j in enumerate(best):
-                result[i][head] = {"label": names[j], "score": float(p[i, j])}
-        return result
+        out = np.empty((n, len(proba)), dtype=object)
+        for k, (head, p) in enumerate(proba.items()):
+            out[:, k] = np.asarray(label_names(HEADS[head]), dtype=object)[p.argmax(axis=1)]
+        return out
+
+    def score(self, X: Sequence[str], y: Any, sample_weight: Any = None) -> float:
+        """Mean over heads of the accuracy on the rows where each head applies."""
+        heads = list(self.heads_)
+        targets = _targets(y, heads)
+        predicted = self.predict(X)
+        scores = []
+        for k, head in enumerate(heads):
+            mask = applies(head, targets[head])
+            if mask.any():
+                weight = None if sample_weight is None else np.asarray(sample_weight)[mask]
+                scores.append(np.average(predicted[mask, k] == targets[head][mask], weights=weight))
+        return float(np.mean(scores)) if scores else float("nan")
 
 
 def _tempered(log_proba: np.ndarray, temperature: float) -> np.ndarray:
@@ -217,7 +251,7 @@ def open_world_proba(estimator: Any, texts: Sequence[str], *, gate: bool = True)
         out[head][~passed, names.index(UNRELATED_LABELS[head])] = 1.0
     at = np.flatnonzero(passed)
     if len(at):
-        proba = settle_fixed_labels(joint_category_exit(estimator.predict_proba([texts[i] for i in at])))
+        proba = settle_fixed_labels(joint_category_exit(estimator.head_proba([texts[i] for i in at])))
         for head in heads:
             out[head][at] = proba[head]
     return out

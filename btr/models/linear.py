@@ -71,7 +71,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
     >>> texts = ["部长引咎辞职", "minister resigns over mine blast", "市长因病辞职", "mayor quits for health"]
     >>> y = [["btr"], ["btr"], ["other_resignation"], ["other_resignation"]]
     >>> m = LinearModel(heads=("category",)).fit(texts, y)
-    >>> m.predict(["the minister resigns, taking blame for the blast"])[0]["category"]["label"]
+    >>> m.predict(["the minister resigns, taking blame for the blast"])[0, 0]
     'btr'
     """
 
@@ -121,7 +121,6 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         from btr.text import fold
 
         folded = [fold(t) for t in texts]
-        self.__dict__.pop("_fast_cache", None)
         self.vectorizer_ = self._vectorizer()
         self.focus_vectorizer_ = self._vectorizer() if self.focus_heads else None
         focus = self._focus(folded)
@@ -160,6 +159,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
                 _fit_temperature(clf, head_features, sub, self.random_state) if fit_t else 1.0
             )
         self.heads_ = {head: label_names(HEADS[head]) for head in heads}
+        self._build_counters()
         return self
 
     def _vectorizer(self):
@@ -213,12 +213,20 @@ class LinearModel(_HeadsMixin, BaseEstimator):
     def _tfidf(self, name: str, folded: list[str]):
         """``getattr(self, name).transform(folded)``, with the counting done by
         :class:`btr.text.VocabularyCounter` (the same matrix, several times faster)."""
+        counter, tfidf = self._counters[name]
+        return tfidf.transform(counter.transform(folded), copy=False)
+
+    def _build_counters(self) -> None:
+        # built once after fitting or loading, never by predict, and never persisted (__getstate__)
         from sklearn.feature_extraction.text import TfidfTransformer
 
         from btr.text import VocabularyCounter
 
-        vectorizer = getattr(self, name)
-        if name not in self._fast:
+        self._counters: dict[str, Any] = {}
+        for name in self._VECTORIZERS:
+            vectorizer = getattr(self, name, None)
+            if vectorizer is None:
+                continue
             tfidf = TfidfTransformer(
                 norm=vectorizer.norm,
                 use_idf=vectorizer.use_idf,
@@ -226,14 +234,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
                 sublinear_tf=vectorizer.sublinear_tf,
             )
             tfidf.idf_ = vectorizer.idf_
-            self._fast[name] = (VocabularyCounter(vectorizer.vocabulary_), tfidf)
-        counter, tfidf = self._fast[name]
-        return tfidf.transform(counter.transform(folded), copy=False)
-
-    @property
-    def _fast(self) -> dict[str, Any]:
-        # a cache rebuilt after loading or refitting; never persisted (see __getstate__)
-        return self.__dict__.setdefault("_fast_cache", {})
+            self._counters[name] = (VocabularyCounter(vectorizer.vocabulary_), tfidf)
 
     @staticmethod
     def _focus(folded: list[str]) -> list[str]:
@@ -268,7 +269,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # a copy: BaseEstimator may return __dict__ itself
-        state.pop("_fast_cache", None)
+        state.pop("_counters", None)
         for name in self._VECTORIZERS:
             vectorizer = state.pop(name, None)
             if vectorizer is not None:
@@ -292,8 +293,10 @@ class LinearModel(_HeadsMixin, BaseEstimator):
                 setattr(self, name, vectorizer)
             elif name not in state and "classifiers_" in state:
                 setattr(self, name, None)
+        if "classifiers_" in state:
+            self._build_counters()
 
-    def predict_proba(self, X: Sequence[str]) -> dict[str, np.ndarray]:
+    def head_proba(self, X: Sequence[str]) -> dict[str, np.ndarray]:
         """Per head, an ``(n, n_labels)`` array over the schema's labels; rows sum to 1."""
         from sklearn.utils.validation import check_is_fitted
 
@@ -320,7 +323,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         spans = sentences(text)
         if not spans:
             return None
-        label = self.predict([text])[0][head]["label"]
+        label = self.predict([text])[0, list(self.heads_).index(head)]
         clf = self.classifiers_[head]
         if not hasattr(clf, "coef_"):
             return spans[0]

@@ -158,7 +158,7 @@ class TransformerModel(_HeadsMixin, BaseEstimator):
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
-    def predict_proba(self, X: Sequence[str], *, batch_size: int | None = None) -> dict[str, np.ndarray]:
+    def head_proba(self, X: Sequence[str], *, batch_size: int | None = None) -> dict[str, np.ndarray]:
         """Per head, ``(n, n_labels)`` probabilities; batches sorted by length, no gradients."""
         from sklearn.utils.validation import check_is_fitted
 

@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from btr.errors import DataError, InputError, ModelError, Problem, ServiceError, require
+from btr.paths import ROOT
 from btr.schema import (
     HEADS,
     AcceptingBody,
@@ -98,12 +99,10 @@ __all__ = [
     "serve",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / "annotate" / "state"
 GUIDELINES = ROOT / "annotate" / "guidelines.md"
 CONFIG_FILE = ROOT / "annotate" / "labeling_config.xml"
 SERVE_DIR = ROOT / ".label-studio"
-DEFAULT_MODEL = ROOT / "models" / "default"
 
 # ----------------------------------------------------------------------------- the fields
 

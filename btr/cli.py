@@ -13,6 +13,15 @@ import click
 
 from btr import __version__
 from btr.errors import BtrError
+from btr.paths import DEFAULT_MODEL
+from btr.settings import (
+    DEFAULT_BASE_MODEL,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DELAY_DAYS,
+    ENGINES,
+    FORMATS,
+    KINDS,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
 _corpus_path = click.Path(dir_okay=False, path_type=Path)
@@ -155,11 +164,14 @@ def corpus_adjudicate(decisions: Path, into: Path | None, by: str) -> None:
     help="Write the HTML report here.",
 )
 @click.option(
-    "--delay-days", type=click.IntRange(min=0), default=60, help="Threshold of the long_delay rule."
+    "--delay-days",
+    type=click.IntRange(min=0),
+    default=DEFAULT_DELAY_DAYS,
+    help="Threshold of the long_delay rule.",
 )
 def gaps(cases: Path | None, as_json: bool, report: Path | None, delay_days: int) -> None:
     """Flag procedural gaps per case against the rules in force; optionally write the report."""
-    from btr.gaps import analyse
+    from btr.analysis import analyse
 
     result = analyse(cases, delay_days=delay_days, report=report)
     if as_json:
@@ -220,7 +232,6 @@ def _model_options(command):
 
 
 def _default_model(model: Path | None, no_model: bool) -> Path | None:
-    from btr.annotate import DEFAULT_MODEL
 
     if no_model:
         return None
@@ -415,14 +426,14 @@ def annotate_serve(project, port, data_dir, cases, model, no_model, state_dir) -
 @click.option(
     "--model",
     "kind",
-    type=click.Choice(["linear", "transformer"]),
+    type=click.Choice(KINDS),
     default="linear",
     help="linear: TF-IDF + logistic regression; transformer: fine-tune a Hugging Face encoder.",
 )
 @click.option(
     "--base-model",
     default=None,
-    help="Transformer checkpoint: a hub name or a local path [default: bert-base-chinese].",
+    help=f"Transformer checkpoint: a hub name or a local path [default: {DEFAULT_BASE_MODEL}].",
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="models/NAME")
 @click.option("--seed", type=int, default=0)
@@ -443,8 +454,8 @@ def train_command(kind: str, base_model: str | None, out: Path, seed: int, cases
 
 
 @main.command("evaluate", context_settings=CONTEXT)
-@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
-              help="Model directory.")  # fmt: skip
+@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODEL,
+              show_default="models/default", help="Model directory.")  # fmt: skip
 @click.option("--data", type=_corpus_path, default=None, help="Labelled cases [default: corpus/cases.jsonl].")
 @click.option(
     "--cv", type=click.IntRange(min=2), default=None, help="K-fold cross-validation grouped by event."
@@ -493,10 +504,10 @@ def evaluate_command(model: Path, data: Path | None, cv: int | None, news: Path 
 @main.command("tag", context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("models/default"), help="Model directory.")  # fmt: skip
+              default=DEFAULT_MODEL, show_default="models/default", help="Model directory.")  # fmt: skip
 @click.option("-o", "--out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=Path("-"),
               help="Output file (- for stdout).")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", help="Output format.")
 @click.option("--text-field", default="text", help="JSON key or CSV column of the article text.")
 @click.option("--id-field", default="id", help="JSON key or CSV column of the article id.")
 @click.option("--explain", is_flag=True, help="Add the sentence that most supports the category.")
@@ -505,8 +516,13 @@ def evaluate_command(model: Path, data: Path | None, cv: int | None, news: Path 
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable record (exit 1).")
 @click.option("--resume", is_flag=True, help="Append to OUT, skipping ids it already holds.")
 @click.option("--quiet", is_flag=True, help="No progress bar (also BTR_QUIET=1).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=512, help="Articles per prediction batch.")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", help="Where batches run.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_SIZE,
+    help="Articles per prediction batch.",
+)
+@click.option("--engine", type=click.Choice(ENGINES), default=ENGINES[0], help="Where batches run.")
 @click.option("--scheduler", default=None, help="Dask scheduler address [default: a LocalCluster].")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Workers of the LocalCluster [default: one per core].")  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from btr.errors import DataError, InputError, Problem
+from btr.paths import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_NEWS, DEFAULT_UNRELATED
 from btr.schema import (
     HEADS,
     TEXT_LANGUAGES,
@@ -56,15 +57,9 @@ __all__ = [
     "write_cases",
 ]
 
-_CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
-#: The checked-in corpus; ``BTR_CORPUS`` overrides it.
-DEFAULT_CORPUS = Path(os.environ.get("BTR_CORPUS", _CORPUS_DIR / "cases.jsonl"))
-#: News-style texts that report no exit (trained on, as the ``unrelated`` category).
-DEFAULT_UNRELATED = _CORPUS_DIR / "unrelated.jsonl"
-#: News-style texts about exits that name no one, trained on beside the cases.
-DEFAULT_EXITS = _CORPUS_DIR / "exits.jsonl"
-#: News articles about events outside the corpus, for evaluation only: never trained on.
-DEFAULT_NEWS = _CORPUS_DIR / "news_dev.jsonl"
+# The checked-in files (btr.paths): the cases (``BTR_CORPUS`` overrides them), the news-style
+# texts that report no exit and those about exits that name no one (both trained on), and the
+# news articles about events outside the corpus (for evaluation only: never trained on).
 
 SPLITS = ("train", "validation", "test")
 
@@ -638,10 +633,25 @@ def load_dataset(path: str | Path = DEFAULT_CORPUS, *, seed: int = 0):
     )
 
 
+def _with_label_names(split: Any) -> Any:
+    """The split as a table with every ClassLabel column given as its label names."""
+    import datasets
+
+    table = split.to_pandas()
+    for column, feature in split.features.items():
+        if isinstance(feature, datasets.ClassLabel):
+            table[column] = [feature.int2str(int(v)) for v in table[column]]
+    return table
+
+
 def export(
     out: str | Path, *, format: str = "jsonl", path: str | Path = DEFAULT_CORPUS, seed: int = 0
 ) -> list[Path]:
     """Export the split corpus to ``out`` as ``hf`` (save_to_disk), parquet, csv or jsonl.
+
+    ``hf`` and parquet keep the ``ClassLabel`` features (integers with their names in the
+    schema of the file); csv and jsonl are read by people and by tools that know no features,
+    so they carry the label names.
 
     Returns the paths written.
     """
@@ -657,9 +667,9 @@ def export(
         if format == "parquet":
             split.to_parquet(str(target))
         elif format == "csv":
-            split.to_csv(str(target), index=False)
+            _with_label_names(split).to_csv(target, index=False)
         elif format == "jsonl":
-            split.to_json(str(target), lines=True, force_ascii=False)
+            _with_label_names(split).to_json(target, orient="records", lines=True, force_ascii=False)
         else:
             raise InputError(f"unknown export format {format!r}; use hf, parquet, csv or jsonl")
         written.append(target)

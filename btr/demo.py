@@ -17,20 +17,24 @@ from btr.corpus import DEFAULT_CORPUS
 
 def step_gaps(out: Path, corpus: Path = DEFAULT_CORPUS) -> dict:
     """Judge every case and write the self-contained HTML gaps report."""
-    from btr.gaps import analyse
+    from btr.analysis import analyse
 
     result = analyse(corpus, report=out / "gaps_report.html")
     flags = {rule: counts["flag"] for rule, counts in result["summary"].items()}
     return {"report": result["report"], "flags": flags}
 
 
-DEFAULT_MODEL = Path("models/default")
+def _model(out: Path) -> Path:
+    # the demo trains its own model under OUT: a fresh clone stays as it was cloned, and the
+    # shipped models/default changes only by ``make model``
+    return out / "model"
 
 
-def step_train(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path = DEFAULT_MODEL) -> dict:
-    """Train the default linear model on the whole corpus into ``models/default``."""
+def step_train(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path | None = None) -> dict:
+    """Train the default linear recipe on the whole corpus into ``OUT/model``."""
     from btr.models import train
 
+    model = model or _model(out)
     trained = train(kind="linear", out=model, cases=corpus, name="default", quiet=True)
     meta = trained.meta
     return {
@@ -40,40 +44,44 @@ def step_train(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path = DEFAULT_M
     }
 
 
-def step_evaluate(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path = DEFAULT_MODEL) -> dict:
+def step_evaluate(out: Path, corpus: Path = DEFAULT_CORPUS, model: Path | None = None) -> dict:
     """5-fold cross-validation grouped by event, beside the keyword rules and the majority class."""
     from btr.evaluate import evaluate, table
 
-    report = evaluate(model, data=corpus, cv=5, out=out / "evaluation", quiet=True)
+    report = evaluate(model or _model(out), data=corpus, cv=5, out=out / "evaluation", quiet=True)
     return {"table": "\n    " + table(report).replace("\n", "\n    "), "plots": out / "evaluation"}
 
 
 SAMPLES = DEFAULT_CORPUS.parent / "samples"
 
 
-def step_tag(out: Path, samples: Path = SAMPLES, model: Path = Path("models/default")) -> dict:
+def step_tag(out: Path, samples: Path = SAMPLES, model: Path | None = None) -> dict:
     """Tag the sample news articles (JSONL, HTML and a GBK text file) and tabulate the categories."""
     from btr.tag import tag
 
     result = tag(
-        [samples], model=model, out=out / "tags.jsonl", rejects=out / "tag_rejects.jsonl", quiet=True
+        [samples],
+        model=model or _model(out),
+        out=out / "tags.jsonl",
+        rejects=out / "tag_rejects.jsonl",
+        quiet=True,
     )
     table = "".join(f"\n    {label:<20}{count:>4}" for label, count in result.table())
     return {"output": result.out, "tagged": result.tagged, "rejected": result.rejected, "categories": table}
 
 
-def step_news(out: Path, model: Path = DEFAULT_MODEL) -> dict:
+def step_news(out: Path, model: Path | None = None) -> dict:
     """Score the model on the held-out news set (``btr evaluate --news``): real reports, unrelated news included."""
     from btr.news_eval import evaluate_news, news_table
 
-    report = evaluate_news(model, record=False)
+    report = evaluate_news(model or _model(out))
     (out / "news_evaluation.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     return {"table": "\n    " + news_table(report).replace("\n", "\n    ")}
 
 
-def step_mixed(out: Path, model: Path = DEFAULT_MODEL, n: int = 60, seed: int = 0) -> dict:
+def step_mixed(out: Path, model: Path | None = None, n: int = 60, seed: int = 0) -> dict:
     """Tag a sample of the news set in which unrelated news outnumbers the resignations three to one."""
     from btr.corpus import load_news
     from btr.tag import tag
@@ -91,7 +99,7 @@ def step_mixed(out: Path, model: Path = DEFAULT_MODEL, n: int = 60, seed: int = 
         "".join(json.dumps({"id": a.id, "text": a.text}, ensure_ascii=False) + "\n" for a in sample),
         encoding="utf-8",
     )
-    result = tag([path], model=model, out=out / "mixed_tags.jsonl", quiet=True)
+    result = tag([path], model=model or _model(out), out=out / "mixed_tags.jsonl", quiet=True)
     truth = {a.id: a.category.value for a in sample}
     tagged = [
         json.loads(line) for line in (out / "mixed_tags.jsonl").read_text(encoding="utf-8").splitlines()

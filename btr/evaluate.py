@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -211,15 +210,14 @@ def _params(model: Model) -> dict[str, Any]:
 
 
 def _majority(labels: np.ndarray, head: str) -> str:
-    applicable = [str(v) for v in labels[applies(head, labels)]]
-    if not applicable:
+    """The most frequent applicable label (ties to the first in label order, never row order)."""
+    from sklearn.dummy import DummyClassifier
+
+    applicable = np.array([str(v) for v in labels[applies(head, labels)]], dtype=object)
+    if not len(applicable):
         return label_names(HEADS[head])[0]
-    counts = Counter(applicable)
-    # ties broken by schema order, so that the baseline never depends on row order
-    return max(
-        label_names(HEADS[head]),
-        key=lambda label: (counts.get(label, 0), -label_names(HEADS[head]).index(label)),
-    )
+    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(applicable), 1)), applicable)
+    return str(dummy.predict(np.zeros((1, 1)))[0])
 
 
 def _score_heads(
@@ -478,6 +476,7 @@ def _write_outputs(out: Path, report: dict[str, Any]) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -486,19 +485,10 @@ def _write_outputs(out: Path, report: dict[str, Any]) -> list[Path]:
         if "confusion" in model:
             labels, matrix = model["confusion"]["labels"], np.array(model["confusion"]["matrix"])
             fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(labels), 1.0 + 0.6 * len(labels)))
-            ax.imshow(matrix, cmap="Blues")
-            ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
-            ax.set_yticks(range(len(labels)), labels, fontsize=8)
-            for (i, j), v in np.ndenumerate(matrix):
-                ax.text(
-                    j,
-                    i,
-                    str(v),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if v > matrix.max() / 2 else "black",
-                )
+            ConfusionMatrixDisplay(matrix, display_labels=labels).plot(
+                ax=ax, cmap="Blues", colorbar=False, xticks_rotation=60, text_kw={"fontsize": 8}
+            )
+            ax.tick_params(labelsize=8)
             ax.set_xlabel("predicted")
             ax.set_ylabel("labelled")
             ax.set_title(f"{head}: macro-F1 {model['macro_f1']:.2f}")

@@ -29,9 +29,9 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from btr.facts import first_return, left_on
 from btr.schema import (
     AcceptingBody,
     Case,
@@ -43,6 +43,7 @@ from btr.schema import (
     Trigger,
     YesNoUnknown,
 )
+from btr.settings import DEFAULT_DELAY_DAYS
 
 __all__ = [
     "CANNOT_ASSESS",
@@ -60,7 +61,6 @@ __all__ = [
 FLAG, OK, CANNOT_ASSESS, NOT_APPLICABLE = "flag", "ok", "cannot_assess", "not_applicable"
 
 #: Default threshold of :data:`long_delay`, in days from the event to the announcement.
-DEFAULT_DELAY_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -131,20 +131,6 @@ class Rule:
 _EXITS = {Category.btr, Category.dismissal}
 
 
-def _resignation_date(case: Case) -> PartialDate | None:
-    """The date the exit took effect, else the date it was announced."""
-    return case.procedure.effective or case.procedure.announced
-
-
-def _first_return(case: Case) -> FollowupPost | None:
-    posts = [p for p in case.followup.posts if p.date is not None]
-    return (
-        min(posts, key=lambda p: p.date)
-        if posts
-        else (case.followup.posts[0] if case.followup.posts else None)
-    )
-
-
 def _add_years(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year + years)
@@ -168,12 +154,12 @@ def _return_facts(rule: Rule, case: Case) -> tuple[Finding | None, PartialDate, 
     status = case.followup.status.value
     if status == "unknown":
         return rule._unknown("follow-up status unknown"), None, None, {}
-    post = _first_return(case)
+    post = first_return(case)
     if post is None:
         if status == "reappointed":
             return rule._unknown("reappointed, but no post recorded"), None, None, {}
         return rule._na(f"no return to a post (follow-up: {status})"), None, None, {}
-    left = _resignation_date(case)
+    left = left_on(case)
     if left is None:
         return rule._unknown("date of the resignation unknown"), None, None, {}
     if post.date is None:
@@ -242,7 +228,7 @@ def _accepted_by_congress(rule: Rule, case: Case, options: dict[str, Any]) -> Fi
         return rule._na("not a resignation for blame")
     if not _elected_government_post(case.official.post):
         return rule._na("not a post elected by a people's congress", post=case.official.post)
-    date = _resignation_date(case)
+    date = left_on(case)
     if date is None:
         return rule._unknown("date of the resignation unknown")
     in_force = rule.in_force(date)
@@ -262,7 +248,7 @@ def _accepted_by_congress(rule: Rule, case: Case, options: dict[str, Any]) -> Fi
 def _exit_rule_dates(rule: Rule, case: Case) -> tuple[Finding | None, PartialDate | None]:
     if case.category is not Category.btr:
         return rule._na("not a resignation for blame"), None
-    date = _resignation_date(case)
+    date = left_on(case)
     if date is None:
         return rule._unknown("date of the resignation unknown"), None
     in_force = rule.in_force(date)
@@ -307,7 +293,7 @@ def _undisclosed_return(rule: Rule, case: Case, options: dict[str, Any]) -> Find
     status = case.followup.status.value
     if status == "unknown":
         return rule._unknown("follow-up status unknown")
-    post = _first_return(case)
+    post = first_return(case)
     if post is None:
         if status == "reappointed":
             return rule._unknown("reappointed, but no post recorded")
@@ -527,51 +513,3 @@ def summarise(assessed: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
         for finding in row["findings"]:
             table[finding["rule"]][finding["status"]] += 1
     return table
-
-
-def analyse(
-    cases_path: str | Path | None = None,
-    *,
-    delay_days: int = DEFAULT_DELAY_DAYS,
-    report: str | Path | None = None,
-    as_of: dt.date | None = None,
-) -> dict[str, Any]:
-    """Load a corpus, judge every case, and optionally write the HTML report.
-
-    Parameters
-    ----------
-    cases_path : path, optional
-        A case file; the checked-in corpus by default.
-    delay_days : int
-        Threshold of the ``long_delay`` rule.
-    report : path, optional
-        Where to write the self-contained HTML report.
-    as_of : date, optional
-        Censoring date of the Kaplan-Meier curves (today by default).
-
-    Returns
-    -------
-    dict
-        ``{"cases": [...], "summary": {rule: counts}, "rules": [...], "report": path or None}``.
-
-    Examples
-    --------
-    >>> result = analyse(report="build/gaps.html")  # doctest: +SKIP
-    >>> result["summary"]["long_delay"]["flag"]  # doctest: +SKIP
-    3
-    """
-    from btr.corpus import DEFAULT_CORPUS, load_cases
-
-    cases = load_cases(cases_path or DEFAULT_CORPUS)
-    assessed = assess(cases, delay_days=delay_days)
-    written = None
-    if report is not None:
-        from btr.report import write_report
-
-        written = str(write_report(cases, assessed, report, as_of=as_of, delay_days=delay_days))
-    return {
-        "cases": assessed,
-        "summary": summarise(assessed),
-        "rules": [rule.to_json() for rule in RULES],
-        "report": written,
-    }

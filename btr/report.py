@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from btr.corpus import decade
+from btr.facts import left_on, returned, returned_on
 from btr.gaps import FLAG, NOT_ENCODED, RULES, summarise
-from btr.schema import Case, Category, FollowupStatus
+from btr.schema import Case, Category
 
 __all__ = ["kaplan_meier_data", "render_report", "safe_url", "write_report"]
 
@@ -98,27 +99,26 @@ def kaplan_meier_data(cases: Iterable[Case], *, as_of: dt.date) -> dict[str, Any
     for case in cases:
         if case.category is not Category.btr:
             continue
-        left = case.procedure.effective or case.procedure.announced
-        status = case.followup.status
+        left = left_on(case)
         if left is None:
             left_out["no resignation date"] += 1
             continue
         start = left.earliest + (left.latest - left.earliest) / 2
         group = groups["China" if case.country == "CN" else "Elsewhere"]
-        if status is FollowupStatus.reappointed:
-            dated = [p.date for p in case.followup.posts if p.date is not None]
-            if not dated:
-                left_out["reappointed, no date"] += 1
+        came_back = returned(case)
+        if came_back:
+            first = returned_on(case)
+            if first is None:
+                left_out["returned, no date"] += 1
                 continue
-            first = min(dated)
             end = first.earliest + (first.latest - first.earliest) / 2
             group["t"].append(max((end - start).days, 0))
             group["e"].append(1)
-        elif status in (FollowupStatus.not_reappointed, FollowupStatus.retired, FollowupStatus.prosecuted):
+        elif came_back is False:
             group["t"].append(max((as_of - start).days, 0))
             group["e"].append(0)
         else:
-            left_out[f"follow-up {status.value}"] += 1
+            left_out[f"follow-up {case.followup.status.value}"] += 1
     return {"groups": groups, "left_out": dict(left_out), "as_of": as_of.isoformat()}
 
 

@@ -24,10 +24,10 @@ import urllib.request
 from pathlib import Path
 
 from btr.errors import ServiceError
+from btr.paths import ROOT
 
 __all__ = ["LABEL_STUDIO_VERSION", "LS_VENV", "LabelStudioServer", "ensure_ls_venv", "free_port"]
 
-ROOT = Path(__file__).resolve().parents[1]
 #: The server release the tests and ``btr annotate serve`` run (a test keeps the Makefile in sync).
 LABEL_STUDIO_VERSION = "1.23.2"
 LS_VENV = ROOT / ".venv-ls"

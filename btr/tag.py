@@ -41,14 +41,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from btr.errors import DataError, InputError, Interrupted, Problem, ServiceError, UsageError, require
+from btr.paths import DEFAULT_MODEL
 from btr.readers import STDIN, Article, expand_inputs, read_articles
+from btr.settings import DEFAULT_BATCH_SIZE, ENGINES, FORMATS
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MODEL", "FORMATS", "TagSummary", "tag", "tag_batch"]
 
-DEFAULT_MODEL = Path("models/default")
-DEFAULT_BATCH_SIZE = 512
-FORMATS = ("jsonl", "csv")
-ENGINES = ("local", "dask")
 _SCORE_DIGITS = 4
 _SHOWN_PROBLEMS = 5
 

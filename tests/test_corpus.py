@@ -211,6 +211,10 @@ def test_export_round_trip(tmp_path, synthetic_cases, fmt):
     assert reloaded.features["category"].names == label_names(HEADS["category"])
     assert reloaded["category"] == original["test"]["category"]
     assert reloaded["text"] == original["test"]["text"]
+    if fmt in ("csv", "jsonl"):  # files people open carry label names, not ClassLabel codes
+        raw = datasets.load_dataset(builder, data_files=str(out / f"test.{fmt}"), split="train")
+        names = features()["category"].names
+        assert raw["category"] == [names[i] for i in original["test"]["category"]]
 
 
 def test_export_rejects_unknown_format(tmp_path, synthetic_cases):

@@ -1,6 +1,7 @@
 import pytest
 
-from btr.gaps import CANNOT_ASSESS, FLAG, NOT_APPLICABLE, OK, RULES, analyse, assess, assess_case, summarise
+from btr.analysis import analyse
+from btr.gaps import CANNOT_ASSESS, FLAG, NOT_APPLICABLE, OK, RULES, assess, assess_case, summarise
 from btr.schema import Case
 from tests.conftest import make_record
 
@@ -286,3 +287,26 @@ def test_analyse_on_the_checked_in_corpus(corpus_path, tmp_path):
     assert (tmp_path / "r.html").stat().st_size > 10_000
     for counts in result["summary"].values():
         assert sum(counts.values()) == len(result["cases"])
+
+
+def test_rules_and_survival_curves_agree_on_who_returned(corpus_path):
+    """One answer from btr.facts: a case with a recorded later post returned, for both."""
+    import datetime as dt
+
+    from btr.corpus import load_cases
+    from btr.facts import returned
+    from btr.report import kaplan_meier_data
+
+    cases = {c.id: c for c in load_cases(corpus_path)}
+    bi = cases["cn-2018-bi-jingquan-changsheng"]  # later posts recorded (undated), then prosecuted
+    assert returned(bi) is True
+    flagged = {f.rule: f.status for f in assess_case(bi)}
+    assert flagged["cn_return_not_disclosed"] == FLAG
+    alone = kaplan_meier_data([bi], as_of=dt.date(2026, 1, 1))
+    # a return with no date is left out of the curve, never counted as "never returned"
+    assert alone["left_out"] == {"returned, no date": 1}
+    assert all(not g["t"] for g in alone["groups"].values())
+    for case in cases.values():
+        if returned(case) is True and any(f.status == FLAG for f in assess_case(case) if "return" in f.rule):
+            data = kaplan_meier_data([case], as_of=dt.date(2026, 1, 1))
+            assert sum(data["groups"][g]["e"].count(0) for g in data["groups"]) == 0, case.id

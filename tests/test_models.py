@@ -472,3 +472,17 @@ def test_train_needs_cases(tmp_path):
     empty.write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="0 case"):
         train(out=tmp_path / "m", cases=empty)
+
+
+def test_shipped_model_names_the_current_training_data():
+    """models/default is rebuilt by `make model` whenever its training data changes."""
+    import json
+
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_UNRELATED, corpus_hash
+    from btr.paths import DEFAULT_MODEL
+
+    meta = json.loads((DEFAULT_MODEL / "meta.json").read_text(encoding="utf-8"))["corpus"]
+    stale = "stale: run `make model`"
+    assert meta["sha256"] == corpus_hash(DEFAULT_CORPUS), stale
+    assert meta["unrelated_sha256"] == corpus_hash(DEFAULT_UNRELATED), stale
+    assert meta["exits_sha256"] == corpus_hash(DEFAULT_EXITS), stale

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -362,3 +365,19 @@ def test_demo_mixed_step_tags_a_sample_mostly_of_unrelated_news(model_dir, tmp_p
     assert "(40 articles: 30 unrelated)" in result["sample"]
     right, of = result["category right"].split(" of ")
     assert int(of) == 40 and 0 <= int(right) <= 40
+
+
+def test_cli_outside_the_checkout_finds_the_shipped_model(tmp_path):
+    # paths are resolved from the package, never from the current directory
+    btr = Path(sys.executable).with_name("btr")
+    done = subprocess.run(
+        [str(btr), "tag", "-"],
+        input='{"id": "a1", "text": "知事が引責辞任を表明した。"}\n',
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "BTR_QUIET": "1"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == "a1"

@@ -13,8 +13,8 @@ from btr.models.card import CorpusInfo
 from btr.models.heads import quiet_default, rows_to_xy
 from btr.models.linear import LinearModel
 from btr.models.transformer import TransformerModel
-
-KINDS = ("linear", "transformer")
+from btr.paths import ROOT
+from btr.settings import DEFAULT_BASE_MODEL, KINDS
 
 
 def make_estimator(kind: str, **params: Any) -> LinearModel | TransformerModel:
@@ -26,9 +26,8 @@ def make_estimator(kind: str, **params: Any) -> LinearModel | TransformerModel:
     raise InputError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
-#: The repository root: paths inside it are recorded relative to it, so that a checked-in
-#: ``meta.json`` names ``corpus/cases.jsonl`` rather than one machine's absolute path.
-ROOT = Path(__file__).resolve().parents[1]
+# Paths inside the repository root (btr.paths.ROOT) are recorded relative to it, so that a
+# checked-in ``meta.json`` names ``corpus/cases.jsonl`` rather than one machine's absolute path.
 
 
 def portable_path(path: str | Path) -> str:
@@ -142,7 +141,7 @@ def train(
         raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
     options = dict(params or {}, random_state=seed)
     if kind == "transformer":
-        options["base_model"] = base_model or options.get("base_model", "bert-base-chinese")
+        options["base_model"] = base_model or options.get("base_model", DEFAULT_BASE_MODEL)
         options["quiet"] = quiet_default(quiet)
     elif base_model:
         raise InputError("--base-model applies only to --model transformer")

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BTR_QUIET", "1")
 
-from btr.annotate import DEFAULT_MODEL, connect, pull, push  # noqa: E402
 from btr.corpus import write_cases  # noqa: E402
+from btr.labelstudio import connect, pull, push  # noqa: E402
+from btr.paths import DEFAULT_MODEL  # noqa: E402
 from btr.schema import HEADS, Case, label_names  # noqa: E402
 from btr.server import LABEL_STUDIO_VERSION, LabelStudioServer  # noqa: E402
 
@@ -146,7 +147,7 @@ def main() -> None:
                 f"pull  {pulled.tasks} tasks ({pulled.annotated_tasks} annotated, {len(pulled.updated_cases)} cases "
                 f"updated, {len(pulled.conflicts)} conflicts): {pull_seconds:.1f} s"
             )
-            from btr.annotate import _export
+            from btr.labelstudio.client import _export
 
             began = time.perf_counter()
             _export(connect(server.url, TOKEN), pushed.project_id, annotated_only=False)

@@ -2,7 +2,7 @@
 
 Open-source Label Studio has no agreement metrics, so btr computes them from a
 plain long table of ratings, one row per ``(item, annotator, field, label)``.
-The same table serves the Label Studio export (:func:`btr.annotate.export_ratings`)
+The same table serves the Label Studio export (:func:`btr.labelstudio.export_ratings`)
 and the corpus's own double annotation (:func:`corpus_agreement`).
 
 Every figure comes with the number of items behind it: alpha counts the items

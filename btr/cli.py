@@ -245,7 +245,7 @@ def _default_model(model: Path | None, no_model: bool) -> Path | None:
               help="Write the XML here (- for stdout).")  # fmt: skip
 def annotate_config(out: Path) -> None:
     """Print the Label Studio labeling config generated from the schema."""
-    from btr.annotate import labeling_config
+    from btr.labelstudio import labeling_config
 
     xml = labeling_config()
     if str(out) == "-":
@@ -283,7 +283,7 @@ def annotate_push(
     project, cases, articles, model, no_model, only_uncertain, uncertainty, state_dir, url, api_key
 ) -> None:
     """Import cases or articles as tasks, idempotently (a changed case updates its task)."""
-    from btr.annotate import push
+    from btr.labelstudio import push
 
     result = push(
         project, cases=cases, articles=articles, model=_default_model(model, no_model),
@@ -331,10 +331,10 @@ def annotate_pull(project, into, export_file, conflicts, state_dir, url, api_key
       - else the field is left as it is and listed as a disagreement.
     A field edited locally since the last push or pull keeps the local value
     and is listed as a local_edit. An article whose annotations name the
-    official becomes a new case. Details: the docstring of btr.annotate.
+    official becomes a new case. Details: the docstring of btr.labelstudio.
     """
-    from btr.annotate import pull
     from btr.errors import ConflictError
+    from btr.labelstudio import pull
 
     result = pull(
         project,
@@ -381,7 +381,7 @@ def annotate_agreement(project, export_file, cases, as_json, url, api_key) -> No
 
         report = corpus_agreement(load_cases(cases))
     else:
-        from btr.annotate import agreement_report
+        from btr.labelstudio import agreement_report
 
         report = agreement_report(project, export=export_file, url=url, api_key=api_key)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_agreement(report))
@@ -397,7 +397,7 @@ def annotate_agreement(project, export_file, cases, as_json, url, api_key) -> No
 @_state_option
 def annotate_serve(project, port, data_dir, cases, model, no_model, state_dir) -> None:
     """Start a local Label Studio with the corpus pushed; Ctrl-C stops it."""
-    from btr.annotate import serve
+    from btr.labelstudio import serve
 
     def ready(info) -> None:
         pushed = info.push

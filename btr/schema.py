@@ -1,7 +1,7 @@
 """The one label schema of btr.
 
 Every label set is declared here exactly once, as a :class:`enum.StrEnum` whose
-members carry a one-line hint. The Label Studio config (:mod:`btr.annotate`),
+members carry a one-line hint. The Label Studio config (:mod:`btr.labelstudio`),
 the datasets ``Features`` (:func:`btr.corpus.features`), the CLI choices and
 the model heads (:data:`HEADS`) are all derived from these declarations.
 

@@ -96,7 +96,7 @@ LS_TEST_TOKEN = "b7e5c0ffee0123456789abcdef0123456789abcd"
 
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory):
-    """A real Label Studio (the version pinned in btr.annotate) on 127.0.0.1, on a free port.
+    """A real Label Studio (the version pinned in btr.server) on 127.0.0.1, on a free port.
 
     The first session builds a migrated template data directory under
     ``build/`` (about 30 s); each session copies it and starts in a few

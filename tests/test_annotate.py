@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from btr.annotate import (
+from btr.cli import main
+from btr.corpus import load_cases, write_cases
+from btr.errors import DataError, ServiceError
+from btr.labelstudio import (
     CONFIG_FILE,
     FIELDS,
     agreement_report,
@@ -22,9 +25,6 @@ from btr.annotate import (
     push,
     read_articles,
 )
-from btr.cli import main
-from btr.corpus import load_cases, write_cases
-from btr.errors import DataError, ServiceError
 from btr.schema import HEADS, Case, Trigger, label_names
 from tests.conftest import make_record
 
@@ -305,7 +305,7 @@ def test_pushing_twice_makes_no_duplicates_and_a_changed_case_updates_its_task(
 @pytest.mark.slow
 @pytest.mark.labelstudio
 def test_predictions_appear_in_the_export(label_studio, conn, project, corpus_copy, tmp_path, tiny_model):
-    from btr.annotate import _export
+    from btr.labelstudio.client import _export
     from btr.models import load_model
 
     model = load_model(tiny_model)
@@ -548,7 +548,7 @@ def test_article_annotated_as_a_new_case_becomes_a_case(
 @pytest.mark.slow
 @pytest.mark.labelstudio
 def test_agreement_cli_on_an_export_file(label_studio, conn, project, corpus_copy, tmp_path, annotators):
-    from btr.annotate import _export
+    from btr.labelstudio.client import _export
 
     pushed = _push(label_studio, project, tmp_path, cases=corpus_copy)
     tasks = _tasks(conn, pushed.project_id)
@@ -580,7 +580,7 @@ def test_serve_starts_pushes_reports_the_login_and_stops(label_studio, corpus_co
     import shutil
     import urllib.request
 
-    from btr.annotate import serve
+    from btr.labelstudio import serve
 
     # A data directory made from the session's template, with the login serve keeps beside it.
     data_dir = tmp_path / "ls"

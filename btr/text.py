@@ -45,6 +45,8 @@ _RUN = "\u4e00"
 _LATIN_TOKEN_RE = re.compile(rf"{_RUN}|{_WORD}")
 _SENTENCE_END_RE = re.compile(
     r"[。！？!?；;\n]+|(?<=[.])\s+(?=[A-ZÀ-ÖØ-ÞА-ЯЁ\"“'‘«(\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
+    # a Latin full stop after a word, directly followed by CJK: mixed-script text without a space
+    r"|(?<=[a-z][.])(?=[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
 )
 _PREFIX = 5
 

@@ -126,11 +126,7 @@ def test_vocabulary_counter_gives_countvectorizers_matrix(corpus_path, pair_tabl
 def test_sentences_return_spans_of_the_original():
     text = "He resigned on Monday. The mine had flooded.礦難後他辭職。"
     parts = [text[a:b] for a, b in sentences(text)]
-    assert parts == ["He resigned on Monday.", "The mine had flooded.礦難後他辭職。"] or parts == [
-        "He resigned on Monday.",
-        "The mine had flooded.",
-        "礦難後他辭職。",
-    ]
+    assert parts == ["He resigned on Monday.", "The mine had flooded.", "礦難後他辭職。"]
 
 
 # ------------------------------------------------------------------ keyword rules
@@ -380,7 +376,8 @@ def _edit_meta(directory, change):
 def test_explain_quotes_a_sentence_of_the_original(linear_model_dir):
     model = load_model(linear_model_dir)
     text = "天氣晴朗。山西省省長孟學農因襄汾潰壩事故引咎辭職。"
-    assert model.explain(text) in {"天氣晴朗。", "山西省省長孟學農因襄汾潰壩事故引咎辭職。"}
+    # the weather sentence supports no category: the resignation is the sentence that explains it
+    assert model.explain(text) == "山西省省長孟學農因襄汾潰壩事故引咎辭職。"
 
 
 # ------------------------------------------------------------------ transformer

@@ -210,7 +210,7 @@ def _params(model: Model) -> dict[str, Any]:
 
 
 def _majority(labels: np.ndarray, head: str) -> str:
-    """The most frequent applicable label (ties to the first in label order, never row order)."""
+    """The most frequent applicable label (a tie goes to the alphabetically first, never to row order)."""
     from sklearn.dummy import DummyClassifier
 
     applicable = np.array([str(v) for v in labels[applies(head, labels)]], dtype=object)

@@ -85,8 +85,4 @@ def merge_notes(notes: str, new: list[str]) -> str:
 def next_base(record: dict[str, Any], base: dict[str, str | None]) -> dict[str, str | None]:
     """The base to store after a merge: the record's values, except where a conflict left the
     local value standing (the base then remembers the remote value already reported)."""
-    return {**_base(record), **{k: v for k, v in base.items() if _norm(_get_field(record, k)) != v}}
-
-
-def _get_field(record: dict[str, Any], name: str) -> Any:
-    return _get(record, _BY_NAME[name].path)
+    return {**_base(record), **{k: v for k, v in base.items() if _norm(_get(record, _BY_NAME[k].path)) != v}}

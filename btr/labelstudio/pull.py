@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from btr.errors import InputError
 from btr.labelstudio.adjudication import _latest_annotations, _notes, decide, export_ratings
 from btr.labelstudio.client import _export, _read_export, _require_project, connect
@@ -275,8 +277,6 @@ def _new_case(
 
 def _invalid(record: dict[str, Any]) -> str | None:
     """Why ``record`` is not a valid case, or None."""
-    from pydantic import ValidationError
-
     try:
         Case.model_validate(record)
     except ValidationError as err:

@@ -19,6 +19,7 @@ from btr.schema import (
     HEADS,
     label_names,
 )
+from btr.settings import DEFAULT_BASE_MODEL
 
 HEADS_FILE = "heads.safetensors"
 ENCODER_DIR = "encoder"
@@ -47,7 +48,7 @@ class TransformerModel(_HeadsMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        base_model: str = "bert-base-chinese",
+        base_model: str = DEFAULT_BASE_MODEL,
         max_length: int = 256,
         epochs: int = 3,
         batch_size: int = 16,

@@ -13,6 +13,7 @@ import click
 
 from btr import __version__
 from btr.errors import BtrError
+from btr.files import write_text_atomic
 from btr.paths import DEFAULT_MODEL
 from btr.settings import (
     DEFAULT_BASE_MODEL,
@@ -251,7 +252,7 @@ def annotate_config(out: Path) -> None:
     if str(out) == "-":
         click.echo(xml, nl=False)
     else:
-        out.write_text(xml, encoding="utf-8")
+        write_text_atomic(out, xml)
         click.echo(f"wrote {out}", err=True)
 
 
@@ -441,14 +442,26 @@ def annotate_serve(project, port, data_dir, cases, model, no_model, state_dir) -
 @click.option("--unrelated", type=_corpus_path, default=None,
               help="Unrelated news texts, learned as 'unrelated' [default: corpus/unrelated.jsonl].")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Transformer epochs [default: 3].")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Hyper-parameters: a JSON or TOML file of NAME = VALUE.")  # fmt: skip
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="One hyper-parameter (repeatable; wins over --config), e.g. --set C=3.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(kind: str, base_model: str | None, out: Path, seed: int, cases: Path | None,
-                  unrelated: Path | None, epochs: int | None, quiet: bool) -> None:  # fmt: skip
-    """Train a classifier for every head on the whole corpus and save it to OUT."""
-    from btr.models import train
+                  unrelated: Path | None, epochs: int | None, config: Path | None, overrides: tuple[str, ...],
+                  quiet: bool) -> None:  # fmt: skip
+    """Train a classifier for every head on the whole corpus and save it to OUT.
 
+    Hyper-parameters are checked before training starts: `btr train --set C=0` or an unknown
+    name stops with the reason and the names the model kind knows.
+    """
+    from btr.models import hyperparameters, train
+
+    params = hyperparameters(
+        kind, config=config, overrides=[*overrides, *([f"epochs={epochs}"] if epochs else [])]
+    )
     model = train(kind=kind, out=out, base_model=base_model, seed=seed, cases=cases, unrelated=unrelated,
-                  params={"epochs": epochs} if epochs else None, quiet=quiet or None)  # fmt: skip
+                  params=params, quiet=quiet or None)  # fmt: skip
     click.echo(f"saved {model.kind} model {model.version} to {out} "
                f"({model.meta['size_bytes'] / 1e6:.1f} MB, {model.meta['training_seconds']:.1f} s)", err=True)  # fmt: skip
 

@@ -7,9 +7,7 @@ sorted by id, UTF-8, keys in schema order. Writes are atomic.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from btr.errors import DataError, InputError, Problem
+from btr.files import atomic_writer, parse_json_line, set_path, validation_messages
 from btr.paths import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_NEWS, DEFAULT_UNRELATED
 from btr.schema import (
     HEADS,
@@ -64,10 +63,6 @@ __all__ = [
 SPLITS = ("train", "validation", "test")
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "<record>"
-
-
 def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
     """Yield ``(line_number, record_or_None, problems)`` for each non-blank line.
 
@@ -82,41 +77,8 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None,
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                yield (
-                    number,
-                    None,
-                    [
-                        Problem(
-                            name,
-                            number,
-                            "",
-                            f"not UTF-8: byte {raw[err.start]:#04x} at column {err.start + 1}",
-                        )
-                    ],
-                )
-                continue
-            if line.startswith("\ufeff"):
-                line = line[1:]
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield (
-                    number,
-                    None,
-                    [Problem(name, number, "", f"malformed JSON: {err.msg} at column {err.colno}")],
-                )
-                continue
-            if not isinstance(record, dict):
-                yield (
-                    number,
-                    None,
-                    [Problem(name, number, "", f"expected a JSON object, got {type(record).__name__}")],
-                )
-                continue
-            yield number, record, []
+            record, why = parse_json_line(raw)
+            yield number, record, [Problem(name, number, "", why)] if why else []
 
 
 def record_model(path: str | Path) -> type[Case] | type[UnrelatedText] | type[ExitText] | type[NewsArticle]:
@@ -138,16 +100,7 @@ def _parse(record: dict[str, Any], file: str, line: int, model: type = Case) -> 
         parsed = model.model_validate(record)
         return parsed, _cross_language_problems(parsed, file, line) if model is Case else []
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            message = e["msg"]
-            if e["type"] == "extra_forbidden":
-                message = "unknown field (not in the schema)"
-            elif e["type"] == "enum":
-                expected = e.get("ctx", {}).get("expected", "")
-                message = f"{e['input']!r} is not one of {expected}"
-            problems.append(Problem(file, line, _field_path(e["loc"]), message))
-        return None, problems
+        return None, [Problem(file, line, where, message) for where, message in validation_messages(err)]
 
 
 _YEAR_RE = re.compile(r"(?<![0-9])(1[89][0-9]{2}|20[0-9]{2})(?![0-9])")
@@ -280,22 +233,9 @@ def write_cases(cases: Iterable[Case], path: str | Path = DEFAULT_CORPUS) -> Pat
     dupes = [cid for cid, n in Counter(c.id for c in ordered).items() if n > 1]
     if dupes:
         raise DataError([Problem(str(path), None, "id", f"duplicate id {d!r}") for d in dupes])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for case in ordered:
-                handle.write(_dump_line(case) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the corpus the permissions of an ordinary file
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as handle:
+        for case in ordered:
+            handle.write(_dump_line(case) + "\n")
     return path
 
 
@@ -361,18 +301,6 @@ def merge(
     return report
 
 
-def _set_path(record: dict[str, Any], dotted: str, value: Any) -> Any:
-    node: Any = record
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(node, list):
-        old, node[int(leaf)] = node[int(leaf)], value
-    else:
-        old, node[leaf] = node.get(leaf), value
-    return old
-
-
 def adjudicate(
     decisions: str | Path, *, into: str | Path = DEFAULT_CORPUS, by: str = "lead"
 ) -> dict[str, list[str]]:
@@ -403,7 +331,7 @@ def adjudicate(
         record = cases[cid].to_json()
         changes = []
         for dotted, value in decision.items():
-            old = _set_path(record, dotted, value)
+            old = set_path(record, dotted, value)
             if old != value:
                 changes.append(
                     f"{dotted} {json.dumps(old, ensure_ascii=False)[:60]} -> {json.dumps(value, ensure_ascii=False)[:60]}"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from btr.agreement import agreement, corpus_agreement
 from btr.corpus import DEFAULT_CORPUS, load_cases, stats, stats_markdown
+from btr.files import write_text_atomic
 from btr.schema import HEADS, Case
 
 __all__ = ["agreement_markdown", "fill_block", "render_datasheet", "update_datasheet"]
@@ -64,7 +65,7 @@ def render_datasheet(text: str, cases: list[Case]) -> str:
 def update_datasheet(path: str | Path, corpus: str | Path = DEFAULT_CORPUS) -> Path:
     """Write the current ``btr corpus stats --markdown`` tables and agreement figures into the datasheet."""
     path = Path(path)
-    path.write_text(render_datasheet(path.read_text(encoding="utf-8"), load_cases(corpus)), encoding="utf-8")
+    write_text_atomic(path, render_datasheet(path.read_text(encoding="utf-8"), load_cases(corpus)))
     return path
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from btr.corpus import DEFAULT_CORPUS
+from btr.files import write_json_atomic, write_jsonl_atomic
 
 
 def step_gaps(out: Path, corpus: Path = DEFAULT_CORPUS) -> dict:
@@ -75,9 +76,7 @@ def step_news(out: Path, model: Path | None = None) -> dict:
     from btr.news_eval import evaluate_news, news_table
 
     report = evaluate_news(model or _model(out))
-    (out / "news_evaluation.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
+    write_json_atomic(out / "news_evaluation.json", report)
     return {"table": "\n    " + news_table(report).replace("\n", "\n    ")}
 
 
@@ -95,10 +94,7 @@ def step_mixed(out: Path, model: Path | None = None, n: int = 60, seed: int = 0)
     )
     rng.shuffle(sample)
     path = out / "mixed_sample.jsonl"
-    path.write_text(
-        "".join(json.dumps({"id": a.id, "text": a.text}, ensure_ascii=False) + "\n" for a in sample),
-        encoding="utf-8",
-    )
+    write_jsonl_atomic(path, ({"id": a.id, "text": a.text} for a in sample))
     result = tag([path], model=model or _model(out), out=out / "mixed_tags.jsonl", quiet=True)
     truth = {a.id: a.category.value for a in sample}
     tagged = [

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from btr.errors import InputError
+from btr.files import write_json_atomic
 from btr.models import (
     Model,
     applies,
@@ -152,39 +153,35 @@ def cross_val_proba(
         ``(n, n_labels)``), ``majority`` (head -> out-of-fold majority labels),
         ``folds`` (per fold, head -> model macro-F1) and ``seconds``.
     """
-    from tqdm.auto import tqdm
+    from sklearn.model_selection import cross_validate
 
     texts, y, groups, ids = _rows(cases, unrelated)
     n_events = len(set(groups))
     if n_events < k:
         raise InputError(f"--cv {k} needs at least {k} events; the data has {n_events}")
-    units = list(dict.fromkeys(ids))  # case and unrelated ids, in row order
-    unit_of_row = _unit_index(ids, units)
-    first_row = {unit: i for i, unit in reversed(list(enumerate(ids)))}
-    case_y = [y["category"][first_row[u]] for u in units]
-    case_groups = [groups[first_row[u]] for u in units]
+    started = time.perf_counter()
+    Y = np.column_stack([y[head] for head in HEADS])
+    estimator = make_estimator(model.kind, **{**_params(model), "heads": tuple(HEADS)})
+    result = cross_validate(
+        estimator,
+        texts,
+        Y,
+        cv=_case_splits(ids, y["category"], groups, k, seed),
+        scoring=_open_world_scorer(model.gate),
+        return_estimator=True,
+        return_indices=True,
+        verbose=0 if quiet_default(quiet) else 1,
+    )
     proba = {head: np.zeros((len(texts), len(label_names(HEADS[head])))) for head in HEADS}
     majority = {head: np.empty(len(texts), dtype=object) for head in HEADS}
-    folds = []
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # rare classes have fewer members than folds
-        splits = list(_fold_splitter(k, seed).split(np.zeros(len(units)), case_y, case_groups))
-    for train_units, test_units in tqdm(splits, desc=f"{k}-fold CV", disable=quiet_default(quiet)):
-        train = np.flatnonzero(np.isin(unit_of_row, train_units))
-        test = np.flatnonzero(np.isin(unit_of_row, test_units))
-        estimator = make_estimator(model.kind, **_params(model))
-        estimator.fit([texts[i] for i in train], {head: y[head][train] for head in HEADS})
-        fold_proba = open_world_proba(estimator, [texts[i] for i in test], gate=model.gate)
-        fold = {}
+    for fitted, train, test in zip(
+        result["estimator"], result["indices"]["train"], result["indices"]["test"], strict=True
+    ):
+        fold_proba = open_world_proba(fitted, [texts[i] for i in test], gate=model.gate)
         for head in HEADS:
             proba[head][test] = fold_proba[head]
             majority[head][test] = _majority(y[head][train], head)
-            mask = applies(head, y[head][test])
-            names = label_names(HEADS[head])
-            pred = [names[j] for j in fold_proba[head][mask].argmax(axis=1)]
-            fold[head] = _scores(list(y[head][test][mask]), pred)["macro_f1"]
-        folds.append(fold)
+    folds = [{head: float(result[f"test_{head}"][i]) for head in HEADS} for i in range(k)]
     return {
         "texts": texts,
         "y": y,
@@ -195,6 +192,42 @@ def cross_val_proba(
         "folds": folds,
         "seconds": time.perf_counter() - started,
     }
+
+
+def _case_splits(ids: np.ndarray, category: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list:
+    """Row-index ``(train, test)`` pairs of a stratified k-fold grouped by event, drawn over cases
+    (a case's rows in every language go together) and mapped back to rows."""
+    units = list(dict.fromkeys(ids))  # case and unrelated ids, in row order
+    unit_of_row = _unit_index(ids, units)
+    first_row = {unit: i for i, unit in reversed(list(enumerate(ids)))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rare classes have fewer members than folds
+        splits = _fold_splitter(k, seed).split(
+            np.zeros(len(units)),
+            [category[first_row[u]] for u in units],
+            [groups[first_row[u]] for u in units],
+        )
+        return [
+            (np.flatnonzero(np.isin(unit_of_row, train)), np.flatnonzero(np.isin(unit_of_row, test)))
+            for train, test in splits
+        ]
+
+
+def _open_world_scorer(gate: bool):
+    """A scorer for :func:`sklearn.model_selection.cross_validate`: macro-F1 of every head on
+    the applicable rows, predicted through the open-world path as ``btr tag`` predicts."""
+
+    def score(estimator: Any, X: Sequence[str], Y: np.ndarray) -> dict[str, float]:
+        fold_proba = open_world_proba(estimator, list(X), gate=gate)
+        out = {}
+        for i, head in enumerate(HEADS):
+            mask = applies(head, Y[:, i])
+            names = label_names(HEADS[head])
+            pred = [names[j] for j in fold_proba[head][mask].argmax(axis=1)]
+            out[head] = _scores(list(Y[mask, i]), pred)["macro_f1"]
+        return out
+
+    return score
 
 
 def _unit_index(ids: np.ndarray, units: list[str]) -> np.ndarray:
@@ -291,23 +324,14 @@ def evaluate(
     >>> report["heads"]["category"]["model"]["macro_f1"]   # doctest: +SKIP
     0.9
     """
-    from btr.corpus import (
-        DEFAULT_CORPUS,
-        DEFAULT_UNRELATED,
-        corpus_hash,
-        load_cases,
-        load_exits,
-        load_unrelated,
-        split_cases,
-    )
+    from btr.corpus import DEFAULT_CORPUS, corpus_hash, load_cases
 
     loaded = model if isinstance(model, Model) else load_model(model, quiet=quiet)
     path = Path(data or DEFAULT_CORPUS)
     cases = load_cases(path)
     if not cases:
         raise InputError(f"{path}: no cases to evaluate on")
-    trained_on = set(loaded.meta["corpus"]["case_ids"])
-    overlap = trained_on & {c.id for c in cases}
+    extra = _extra_texts(path, default=data is None, unrelated=unrelated) if cv or suspects else []
     report: dict[str, Any] = {
         "model": loaded.name,
         "model_version": loaded.version,
@@ -315,56 +339,16 @@ def evaluate(
         "data_sha256": corpus_hash(path),
         "n_cases": len(cases),
         "n_events": len({c.event_id for c in cases}),
+        "n_unrelated": len(extra),
     }
     started = time.perf_counter()
-    oof = None
-    # the default unrelated and exit texts go with the default corpus; a named corpus brings its own
-    if not (cv or suspects):
-        extra = []
-    elif unrelated is not None:
-        extra = load_unrelated(unrelated)
+    oof = cross_val_proba(loaded, cases, unrelated=extra, k=cv, seed=seed, quiet=quiet) if cv else None
+    if oof is not None:
+        report.update(_cv_report(oof, cv))
+    elif not set(loaded.meta["corpus"]["case_ids"]) & {c.id for c in cases}:
+        report.update(_heldout_report(loaded, cases))
     else:
-        default = data is None or path.resolve() == DEFAULT_CORPUS.resolve()
-        extra = [*load_unrelated(DEFAULT_UNRELATED), *load_exits()] if default else []
-    report["n_unrelated"] = len(extra)
-    if cv:
-        oof = cross_val_proba(loaded, cases, unrelated=extra, k=cv, seed=seed, quiet=quiet)
-        report["protocol"] = f"{cv}-fold cross-validation grouped by event"
-        report["key"] = f"cv{cv}"
-        report["heads"] = _score_heads(oof["texts"], oof["y"], oof["proba"], oof["majority"])
-        for head in HEADS:
-            values = [fold[head] for fold in oof["folds"]]
-            report["heads"][head]["model"]["fold_macro_f1"] = {
-                "mean": float(np.nanmean(values)),
-                "std": float(np.nanstd(values)),
-            }
-    elif not overlap:
-        texts, y, _, _ = _rows(cases)
-        proba = loaded.predict_proba(texts)
-        majority_label = {head: _majority_from_meta(loaded, head) for head in HEADS}
-        majority = {head: np.array([majority_label[head]] * len(texts), dtype=object) for head in HEADS}
-        report["protocol"] = "held-out data (no case shared with the training corpus)"
-        report["key"] = "heldout"
-        report["heads"] = _score_heads(texts, y, proba, majority)
-    else:
-        parts = split_cases(cases, seed=seed)
-        train_cases, test_cases = parts["train"] + parts["validation"], parts["test"]
-        if not test_cases:
-            raise InputError(f"{path}: too few events for a test split; use --cv K")
-        train_texts, train_y, _, _ = _rows(train_cases)
-        texts, y, _, _ = _rows(test_cases)
-        estimator = make_estimator(loaded.kind, **_params(loaded))
-        estimator.fit(train_texts, train_y)
-        proba = open_world_proba(estimator, texts, gate=loaded.gate)
-        majority = {
-            head: np.array([_majority(train_y[head], head)] * len(texts), dtype=object) for head in HEADS
-        }
-        report["protocol"] = (
-            f"fitted on the train+validation split ({len(train_cases)} cases), "
-            f"scored on the test split ({len(test_cases)} cases), grouped by event"
-        )
-        report["key"] = "split"
-        report["heads"] = _score_heads(texts, y, proba, majority)
+        report.update(_split_report(loaded, cases, seed, path))
     report["seconds"] = round(time.perf_counter() - started, 2)
     report["command"] = "btr evaluate --model {} --data {}{}".format(
         portable_path(loaded.path), portable_path(path), f" --cv {cv}" if cv else ""
@@ -378,6 +362,64 @@ def evaluate(
     if record:
         loaded.update_metrics(report["key"], _summary(report))
     return report
+
+
+def _extra_texts(path: Path, *, default: bool, unrelated: str | Path | None) -> list[Any]:
+    """The unrelated (and exit) texts cross-validated beside the cases: the named file, or with
+    the default corpus its unrelated and exit texts; a named corpus brings its own."""
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_exits, load_unrelated
+
+    if unrelated is not None:
+        return load_unrelated(unrelated)
+    if default or path.resolve() == DEFAULT_CORPUS.resolve():
+        return [*load_unrelated(DEFAULT_UNRELATED), *load_exits()]
+    return []
+
+
+def _cv_report(oof: dict[str, Any], cv: int) -> dict[str, Any]:
+    heads = _score_heads(oof["texts"], oof["y"], oof["proba"], oof["majority"])
+    for head in HEADS:
+        values = [fold[head] for fold in oof["folds"]]
+        heads[head]["model"]["fold_macro_f1"] = {
+            "mean": float(np.nanmean(values)),
+            "std": float(np.nanstd(values)),
+        }
+    return {"protocol": f"{cv}-fold cross-validation grouped by event", "key": f"cv{cv}", "heads": heads}
+
+
+def _heldout_report(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
+    """The saved model scored on cases it was not trained on."""
+    texts, y, _, _ = _rows(cases)
+    proba = model.predict_proba(texts)
+    majority = {
+        head: np.array([_majority_from_meta(model, head)] * len(texts), dtype=object) for head in HEADS
+    }
+    return {
+        "protocol": "held-out data (no case shared with the training corpus)",
+        "key": "heldout",
+        "heads": _score_heads(texts, y, proba, majority),
+    }
+
+
+def _split_report(model: Model, cases: Sequence[Any], seed: int, path: Path) -> dict[str, Any]:
+    """The model's recipe refitted on the train + validation split and scored on the test split."""
+    from btr.corpus import split_cases
+
+    parts = split_cases(cases, seed=seed)
+    train_cases, test_cases = parts["train"] + parts["validation"], parts["test"]
+    if not test_cases:
+        raise InputError(f"{path}: too few events for a test split; use --cv K")
+    train_texts, train_y, _, _ = _rows(train_cases)
+    texts, y, _, _ = _rows(test_cases)
+    estimator = make_estimator(model.kind, **_params(model)).fit(train_texts, train_y)
+    proba = open_world_proba(estimator, texts, gate=model.gate)
+    majority = {head: np.array([_majority(train_y[head], head)] * len(texts), dtype=object) for head in HEADS}
+    return {
+        "protocol": f"fitted on the train+validation split ({len(train_cases)} cases), "
+        f"scored on the test split ({len(test_cases)} cases), grouped by event",
+        "key": "split",
+        "heads": _score_heads(texts, y, proba, majority),
+    }
 
 
 def _majority_from_meta(model: Model, head: str) -> str:
@@ -470,7 +512,6 @@ def find_suspects(
 
 
 def _write_outputs(out: Path, report: dict[str, Any]) -> list[Path]:
-    import json
 
     import matplotlib
 
@@ -512,9 +553,7 @@ def _write_outputs(out: Path, report: dict[str, Any]) -> list[Path]:
         fig.savefig(written[-1], dpi=110)
         plt.close(fig)
     written.append(out / "report.json")
-    written[-1].write_text(
-        json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    write_json_atomic(written[-1], report, indent=2)
     return written
 
 

@@ -137,12 +137,8 @@ def evaluate_news(
         ``overall``, ``per_language``, ``fp_rate_unrelated``, ``precision_at_base_rate``,
         ``kinds``, ``trigger``, ``gate``, ``baseline`` and ``floors``.
     """
-    from sklearn.metrics import f1_score
-
     from btr.corpus import DEFAULT_CORPUS, DEFAULT_NEWS, corpus_hash, load_cases, load_news
-    from btr.lexicon import mentions_exit
     from btr.models import resolve_path
-    from btr.rules import predict_rules
 
     loaded = model if isinstance(model, Model) else load_model(model)
     path = Path(news or DEFAULT_NEWS)
@@ -157,28 +153,49 @@ def evaluate_news(
     pred = np.array([p["category"]["label"] == "btr" for p in predicted])
     languages = np.array([a.language.value for a in articles], dtype=object)
     unrelated = np.array([a.category.value == "unrelated" for a in articles])
-    relevant = ~unrelated
-
     overall = _prf(truth, pred)
-    per_language = {}
-    for lang in sorted(set(languages)):
-        at = languages == lang
-        per_language[lang] = _prf(truth[at], pred[at]) | {"relevant": int(relevant[at].sum())}
     fp_rate = float(pred[unrelated].mean()) if unrelated.any() else float("nan")
-    flagged_rate = (
-        float(
-            np.mean(
-                [
-                    p["category"]["label"] != "unrelated"
-                    for p, u in zip(predicted, unrelated, strict=True)
-                    if u
-                ]
-            )
-        )
-        if unrelated.any()
-        else float("nan")
-    )
+    flagged = np.array([p["category"]["label"] != "unrelated" for p in predicted])
+    report = {
+        "protocol": "held-out news set: real events that are not events of the training corpus",
+        "model": loaded.name,
+        "model_version": loaded.version,
+        "news": portable_path(path),
+        "news_sha256": corpus_hash(path),
+        "n_articles": len(articles),
+        "n_relevant": int((~unrelated).sum()),
+        "n_unrelated": int(unrelated.sum()),
+        "languages": dict(Counter(languages.tolist())),
+        "overall": overall,
+        "per_language": _per_language(truth, pred, languages, ~unrelated),
+        "fp_rate_unrelated": fp_rate,
+        "flagged_rate_unrelated": float(flagged[unrelated].mean()) if unrelated.any() else float("nan"),
+        "base_rate": base_rate,
+        "precision_at_base_rate": precision_at_base_rate(overall["recall"], fp_rate, base_rate),
+        "kinds": _kinds(articles, predicted, truth, pred),
+        "trigger": _trigger_scores(articles, predicted),
+        "gate": _gate_scores(articles, texts, cases),
+        "baseline": _keyword_baseline(texts, truth, unrelated),
+        "floors": FLOORS | {"gate_recall": _GATE_FLOOR},
+        "command": f"btr evaluate --model {portable_path(loaded.path)} --news {portable_path(path)}",
+    }
+    if record:
+        loaded.update_metrics("news", _summary(report))
+    return report
 
+
+def _per_language(truth: np.ndarray, pred: np.ndarray, languages: np.ndarray, relevant: np.ndarray) -> dict:
+    return {
+        lang: _prf(truth[languages == lang], pred[languages == lang])
+        | {"relevant": int(relevant[languages == lang].sum())}
+        for lang in sorted(set(languages))
+    }
+
+
+def _kinds(
+    articles: Sequence[Any], predicted: list[dict], truth: np.ndarray, pred: np.ndarray
+) -> dict[str, Any]:
+    """Errors by what happened to the exit (:func:`_kind`), with up to three examples each."""
     kinds: dict[str, Any] = {}
     for kind in dict.fromkeys(_kind(a) for a in articles):
         at = [i for i, a in enumerate(articles) if _kind(a) == kind]
@@ -191,94 +208,75 @@ def evaluate_news(
             "examples": [
                 {
                     "id": articles[i].id,
-                    "language": languages[i],
+                    "language": articles[i].language.value,
                     "headline": articles[i].headline,
                     "category": articles[i].category.value,
                     "predicted": predicted[i]["category"]["label"],
-                    "exit_status": predicted[i]["exit_status"]["label"]
-                    if "exit_status" in predicted[i]
-                    else None,
+                    "exit_status": predicted[i].get("exit_status", {}).get("label"),
                 }
                 for i in (wrong or category_wrong)[:3]
             ],
         }
+    return kinds
 
-    with_trigger = [i for i, a in enumerate(articles) if relevant[i] and a.trigger.value != "none"]
-    trigger_truth = [articles[i].trigger.value for i in with_trigger]
-    trigger_pred = [predicted[i]["trigger"]["label"] for i in with_trigger]
-    trigger = {
-        "n": len(with_trigger),
-        "macro_f1": float(
-            f1_score(
-                trigger_truth,
-                trigger_pred,
-                average="macro",
-                labels=sorted(set(trigger_truth)),
-                zero_division=0,
-            )
-        )
-        if with_trigger
-        else float("nan"),
-        "accuracy": float(np.mean([t == p for t, p in zip(trigger_truth, trigger_pred, strict=True)]))
-        if with_trigger
-        else float("nan"),
+
+def _trigger_scores(articles: Sequence[Any], predicted: list[dict]) -> dict[str, Any]:
+    """Trigger macro-F1 and accuracy on the relevant articles whose trigger is not ``none``."""
+    from sklearn.metrics import f1_score
+
+    at = [i for i, a in enumerate(articles) if a.category.value != "unrelated" and a.trigger.value != "none"]
+    truth = [articles[i].trigger.value for i in at]
+    pred = [predicted[i]["trigger"]["label"] for i in at]
+    if not at:
+        return {"n": 0, "macro_f1": float("nan"), "accuracy": float("nan")}
+    return {
+        "n": len(at),
+        "macro_f1": float(f1_score(truth, pred, average="macro", labels=sorted(set(truth)), zero_division=0)),
+        "accuracy": float(np.mean([t == p for t, p in zip(truth, pred, strict=True)])),
     }
 
+
+def _gate_scores(articles: Sequence[Any], texts: list[str], cases: Sequence[Any]) -> dict[str, Any]:
+    """The lexicon gate's recall on relevant articles and corpus texts, and its pass rate on unrelated news."""
+    from btr.lexicon import mentions_exit
+
+    relevant = np.array([a.category.value != "unrelated" for a in articles])
     gate_news = mentions_exit(texts)
     corpus_texts = [t for c in cases for _, t in c.text.items()]
     gate_corpus = mentions_exit(corpus_texts)
-    missed = [articles[i].id for i in np.flatnonzero(relevant & ~gate_news)]
-    gate = {
+    return {
         "recall_news": float(gate_news[relevant].mean()) if relevant.any() else float("nan"),
         "recall_corpus": float(gate_corpus.mean()) if len(corpus_texts) else float("nan"),
         "corpus_texts": len(corpus_texts),
-        "pass_rate_unrelated": float(gate_news[unrelated].mean()) if unrelated.any() else float("nan"),
-        "missed": missed,
+        "pass_rate_unrelated": float(gate_news[~relevant].mean()) if (~relevant).any() else float("nan"),
+        "missed": [articles[i].id for i in np.flatnonzero(relevant & ~gate_news)],
         "floor": _GATE_FLOOR,
     }
 
+
+def _keyword_baseline(texts: list[str], truth: np.ndarray, unrelated: np.ndarray) -> dict[str, Any]:
+    from btr.rules import predict_rules
+
     keyword = np.array([label == "btr" for label in predict_rules(texts)["category"]])
-    baseline = {
+    return {
         "keyword": _prf(truth, keyword),
         "keyword_fp_rate_unrelated": float(keyword[unrelated].mean()) if unrelated.any() else float("nan"),
     }
 
-    report = {
-        "protocol": "held-out news set: real events that are not events of the training corpus",
-        "model": loaded.name,
-        "model_version": loaded.version,
-        "news": portable_path(path),
-        "news_sha256": corpus_hash(path),
-        "n_articles": len(articles),
-        "n_relevant": int(relevant.sum()),
-        "n_unrelated": int(unrelated.sum()),
-        "languages": dict(Counter(languages.tolist())),
-        "overall": overall,
-        "per_language": per_language,
-        "fp_rate_unrelated": fp_rate,
-        "flagged_rate_unrelated": flagged_rate,
-        "base_rate": base_rate,
-        "precision_at_base_rate": precision_at_base_rate(overall["recall"], fp_rate, base_rate),
-        "kinds": kinds,
-        "trigger": trigger,
-        "gate": gate,
-        "baseline": baseline,
-        "floors": FLOORS | {"gate_recall": _GATE_FLOOR},
-        "command": f"btr evaluate --model {portable_path(loaded.path)} --news {portable_path(path)}",
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What ``meta.json`` and the model card keep of a news report."""
+    summary = {k: report[k] for k in ("overall", "fp_rate_unrelated", "precision_at_base_rate", "trigger")}
+    summary["per_language_f1"] = {lang: r["f1"] for lang, r in report["per_language"].items()}
+    summary["per_language_relevant"] = {lang: r["relevant"] for lang, r in report["per_language"].items()}
+    summary["command"] = report["command"]
+    summary["gate"] = {k: report["gate"][k] for k in ("recall_news", "recall_corpus", "pass_rate_unrelated")}
+    summary["kinds"] = {
+        k: {"n": v["n"], "is_btr_errors": v["is_btr_errors"]} for k, v in report["kinds"].items()
     }
-    if record:
-        summary = {
-            k: report[k] for k in ("overall", "fp_rate_unrelated", "precision_at_base_rate", "trigger")
-        }
-        summary["per_language_f1"] = {lang: r["f1"] for lang, r in per_language.items()}
-        summary["per_language_relevant"] = {lang: r["relevant"] for lang, r in per_language.items()}
-        summary["command"] = report["command"]
-        summary["gate"] = {k: gate[k] for k in ("recall_news", "recall_corpus", "pass_rate_unrelated")}
-        summary["kinds"] = {k: {"n": v["n"], "is_btr_errors": v["is_btr_errors"]} for k, v in kinds.items()}
-        summary["news"] = report["news"]
-        summary["news_sha256"] = report["news_sha256"]
-        loaded.update_metrics("news", summary)
-    return report
+    summary["news"] = report["news"]
+    summary["news_sha256"] = report["news_sha256"]
+    return summary
 
 
 def _fmt(value: float, digits: int = 3) -> str:

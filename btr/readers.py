@@ -38,7 +38,6 @@ import codecs
 import csv
 import glob
 import gzip
-import json
 import os
 import re
 import sys
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from btr.errors import InputError, Problem
+from btr.files import parse_json_line
 
 __all__ = ["Article", "decode_bytes", "detect_encoding", "expand_inputs", "read_articles"]
 
@@ -414,27 +414,11 @@ def _jsonl(
         if isinstance(raw, int):
             yield Problem(name, number, "", f"line of {raw} bytes, longer than the limit of {MAX_LINE_BYTES}")
             continue
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8) :]
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            yield Problem(
-                name,
-                number,
-                "",
-                f"not UTF-8 (JSON Lines is UTF-8): byte {raw[err.start]:#04x} at column {err.start + 1}",
-            )
+        if not raw.strip():
             continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as err:
-            yield Problem(name, number, "", f"malformed JSON: {err.msg} at column {err.colno}")
-            continue
-        if not isinstance(record, dict):
-            yield Problem(name, number, "", f"a JSON {type(record).__name__}, not an object")
+        record, why = parse_json_line(raw)
+        if why:
+            yield Problem(name, number, "", why)
             continue
         yield _article(record.get(text_field, _MISSING), record.get(id_field), name, number, text_field)
 
@@ -475,6 +459,62 @@ def _legacy_encoding(head: bytes) -> str | None:
     return _SUPERSETS.get(found, found)
 
 
+class _CsvLines:
+    """The lines of a CSV file for :mod:`csv`, each decoded on its own: as UTF-8 where it is valid
+    UTF-8, else in the declared encoding or the legacy encoding detected from the file's other
+    non-UTF-8 lines. A line that decodes in neither, holds a NUL or is too long is noted in
+    :attr:`bad` by line number (and read as an empty or replaced line); a file that breaks off is
+    noted in :attr:`broken`."""
+
+    def __init__(self, lines: Iterator[bytes | int], head: bytes, encoding: str | None) -> None:
+        self.lines, self.head, self.encoding = lines, head, encoding
+        self.bad: dict[int, str] = {}
+        self.broken: list[_Broken] = []
+        self.legacy: list[str | None] = [encoding] if encoding else []
+
+    def __iter__(self) -> Iterator[str]:
+        number = 0
+        while True:
+            try:
+                raw = next(self.lines)
+            except StopIteration:
+                return
+            except _Broken as err:
+                self.broken.append(err)
+                return
+            number += 1
+            if isinstance(raw, int):
+                self.bad[number] = f"line of {raw} bytes, longer than the limit of {MAX_LINE_BYTES}"
+                yield "\n"
+                continue
+            yield self._decode(number, raw)
+
+    def _decode(self, number: int, raw: bytes) -> str:
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            self.bad[number] = f"NUL byte at column {nul + 1}"
+            return "\n"
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        if not self.encoding:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        if not self.legacy:
+            self.legacy.append(_legacy_encoding(self.head) or _legacy_encoding(raw))
+        legacy = self.legacy[0]
+        try:
+            if legacy is None:
+                raise UnicodeDecodeError("utf-8", raw, 0, 1, "no encoding fits")
+            return raw.decode(legacy)
+        except UnicodeDecodeError as err:
+            self.bad[number] = (
+                f"undecodable bytes (not UTF-8{', nor ' + legacy if legacy else ''}) at column {err.start + 1}"
+            )
+            return raw.decode("utf-8", errors="replace")
+
+
 def _csv(
     lines: Iterator[bytes | int],
     name: str,
@@ -483,60 +523,13 @@ def _csv(
     text_field: str,
     id_field: str,
 ) -> Iterator[Article | Problem]:
-    """CSV rows, each line decoded on its own: as UTF-8 where it is valid UTF-8, else in the declared
-    encoding or the legacy encoding detected from the file's other non-UTF-8 lines; a row touching a
-    line that decodes in neither is rejected, the rest of the file is kept."""
-    bad: dict[int, str] = {}
-    broken: list[_Broken] = []
-    legacy: list[str | None] = [encoding] if encoding else []
-
-    def decode(number: int, raw: bytes) -> str:
-        nul = raw.find(b"\x00")
-        if nul >= 0:
-            bad[number] = f"NUL byte at column {nul + 1}"
-            return "\n"
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8) :]
-        if not encoding:
-            try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-        if not legacy:
-            legacy.append(_legacy_encoding(head) or _legacy_encoding(raw))
-        try:
-            if legacy[0] is None:
-                raise UnicodeDecodeError("utf-8", raw, 0, 1, "no encoding fits")
-            return raw.decode(legacy[0])
-        except UnicodeDecodeError as err:
-            bad[number] = (
-                f"undecodable bytes (not UTF-8{', nor ' + legacy[0] if legacy[0] else ''}) at column {err.start + 1}"
-            )
-            return raw.decode("utf-8", errors="replace")
-
-    def decoded() -> Iterator[str]:
-        number = 0
-        while True:
-            try:
-                raw = next(lines)
-            except StopIteration:
-                return
-            except _Broken as err:
-                broken.append(err)
-                return
-            number += 1
-            if isinstance(raw, int):
-                bad[number] = f"line of {raw} bytes, longer than the limit of {MAX_LINE_BYTES}"
-                yield "\n"
-                continue
-            yield decode(number, raw)
-
+    """CSV rows (lines decoded by :class:`_CsvLines`); a row touching a line that decodes in no
+    encoding is rejected, the rest of the file is kept."""
+    source = _CsvLines(lines, head, encoding)
     # Articles are long: lift the csv module's 128 KiB default field limit.
     csv.field_size_limit(MAX_ARTICLE_BYTES)
-    reader = csv.reader(decoded())
+    reader = csv.reader(source)
     header: list[str] | None = None
-    text_at: int | None = None
-    id_at: int | None = None
     end = 0
     while True:
         start = end + 1
@@ -549,34 +542,38 @@ def _csv(
             yield Problem(name, start, "", f"malformed CSV: {err}")
             continue
         end = reader.line_num
-        problem = next((bad.pop(n) for n in range(start, end + 1) if n in bad), None)
+        problem = next((source.bad.pop(n) for n in range(start, end + 1) if n in source.bad), None)
         if header is None:
             if problem:
                 yield Problem(name, start, "", f"header: {problem}")
                 return
             header = row
-            text_at = header.index(text_field) if text_field in header else None
-            id_at = header.index(id_field) if id_field in header else None
-            continue
-        if not row and not problem:
-            continue
-        row_id = row[id_at] if id_at is not None and id_at < len(row) and row[id_at] else None
-        if problem:
-            yield Problem(name, start, "", problem, row_id)
-        elif text_at is None:
-            yield Problem(
-                name,
-                start,
-                text_field,
-                f"no column {text_field!r} in the header ({', '.join(header)})",
-                row_id,
-            )
-        elif len(row) != len(header):
-            yield Problem(name, start, "", f"{len(row)} fields where the header has {len(header)}", row_id)
-        else:
-            yield _article(row[text_at], row_id, name, start, text_field)
-    for err in broken:
+        elif row or problem:
+            yield _csv_row(row, header, problem, name, start, text_field, id_field)
+    for err in source.broken:
         yield Problem(name, err.lines + 1, "", f"the file breaks off after line {err.lines}: {err.error}")
+
+
+def _csv_row(
+    row: list[str],
+    header: list[str],
+    problem: str | None,
+    name: str,
+    line: int,
+    text_field: str,
+    id_field: str,
+) -> Article | Problem:
+    id_at = header.index(id_field) if id_field in header else None
+    row_id = row[id_at] if id_at is not None and id_at < len(row) and row[id_at] else None
+    if problem:
+        return Problem(name, line, "", problem, row_id)
+    if text_field not in header:
+        return Problem(
+            name, line, text_field, f"no column {text_field!r} in the header ({', '.join(header)})", row_id
+        )
+    if len(row) != len(header):
+        return Problem(name, line, "", f"{len(row)} fields where the header has {len(header)}", row_id)
+    return _article(row[header.index(text_field)], row_id, name, line, text_field)
 
 
 # ------------------------------------------------------------------ one article per file

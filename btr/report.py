@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from btr.corpus import decade
 from btr.facts import left_on, returned, returned_on
+from btr.files import write_text_atomic
 from btr.gaps import FLAG, NOT_ENCODED, RULES, summarise
 from btr.schema import Case, Category
 
@@ -246,6 +247,5 @@ def write_report(
 ) -> Path:
     """Write :func:`render_report` to ``out`` (parents created) and return the path."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(cases, assessed, as_of=as_of, delay_days=delay_days), encoding="utf-8")
+    write_text_atomic(out, render_report(cases, assessed, as_of=as_of, delay_days=delay_days))
     return out

@@ -66,6 +66,10 @@ class TagSummary:
     categories: Counter = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
 
+    def skip(self) -> None:
+        """Count an article already in the output (``resume``)."""
+        self.skipped += 1
+
     @property
     def articles_per_second(self) -> float:
         return self.tagged / self.seconds if self.seconds > 0 else 0.0
@@ -199,88 +203,113 @@ def tag(
     >>> summary.table()                                                      # doctest: +SKIP
     [('btr', 6), ('other_resignation', 3), ...]
     """
-    from tqdm.auto import tqdm
+    from btr.models import Model, load_model
 
-    from btr.models import Model, load_model, quiet_default
+    _check_options(format, engine, batch_size, out, resume)
+    _refuse_overwriting(inputs, out, rejects)
+    loaded = model if isinstance(model, Model) else load_model(model)
+    done = _finished_ids(Path(out), format, id_field="id") if resume else set()
+    header = format == "csv" and not (resume and Path(out).exists() and Path(out).stat().st_size > 0)
+    summary = TagSummary(_output_name(out), str(rejects) if rejects else None, loaded.version, engine)
+    with _open_output(out, resume) as stream, _Rejects(rejects, summary, strict) as rejected:
+        items = read_articles(inputs, text_field=text_field, id_field=id_field, encoding=encoding)
+        batches = _batches(items, batch_size, done, rejected.add, summary.skip)
+        if engine == "local":
+            results: Iterator[list[dict]] = (
+                tag_batch(loaded, [a.id for a in b], [a.text for a in b], explain=explain) for b in batches
+            )
+        else:
+            results = _dask_results(loaded, batches, explain, scheduler=scheduler, workers=workers)
+        writer = _writer(format, list(loaded.heads), explain)
+        signalled = _write_results(stream, writer, results, summary, header=header, quiet=quiet)
+    if rejected.stop:
+        raise DataError(
+            rejected.stop,
+            summary=f"stopped at the first bad record (--strict); {summary.tagged} tagged before it",
+        )
+    if signalled:
+        raise Interrupted(signalled[0], f"{summary.tagged} records written to {summary.out}")
+    return summary
 
+
+def _check_options(format: str, engine: str, batch_size: int, out: Any, resume: bool) -> None:
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, not {batch_size}")
-    to_stdout = out is None or str(out) == "-"
-    if resume and (to_stdout or not isinstance(out, str | Path)):
+    if resume and (out is None or str(out) == "-" or not isinstance(out, str | Path)):
         raise InputError("--resume needs an output file (-o OUT) to read the finished ids from")
-    _refuse_overwriting(inputs, out, rejects)
-    loaded = model if isinstance(model, Model) else load_model(model)
-    done = _finished_ids(Path(out), format, id_field="id") if resume else set()
-    header = not (resume and Path(out).exists() and Path(out).stat().st_size > 0)
-    summary = TagSummary(
-        out="<stdout>"
-        if to_stdout
-        else str(out if isinstance(out, str | Path) else getattr(out, "name", out)),
-        rejects=str(rejects) if rejects else None,
-        model=loaded.version,
-        engine=engine,
-    )
+
+
+def _output_name(out: Any) -> str:
+    if out is None or str(out) == "-":
+        return "<stdout>"
+    return str(out if isinstance(out, str | Path) else getattr(out, "name", out))
+
+
+class _Rejects:
+    """The rejects file (or nothing) and the count of bad records; with ``strict`` the first
+    bad record stops the stream (:meth:`add` returns False) and is kept in :attr:`stop`."""
+
+    def __init__(self, path: str | Path | None, summary: TagSummary, strict: bool) -> None:
+        self.path, self.summary, self.strict = path, summary, strict
+        self.stop: list[Problem] = []
+
+    def __enter__(self) -> _Rejects:
+        self.stream = open(self.path, "w", encoding="utf-8") if self.path else io.StringIO()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+    def add(self, problem: Problem) -> bool:
+        self.summary.rejected += 1
+        if len(self.summary.problems) < _SHOWN_PROBLEMS:
+            self.summary.problems.append(problem)
+        self.stream.write(json.dumps(_reject_record(problem), ensure_ascii=False) + "\n")
+        self.stream.flush()
+        if self.strict:
+            self.stop.append(problem)
+        return not self.strict
+
+
+def _write_results(
+    stream: Any,
+    writer: Any,
+    results: Iterator[list[dict]],
+    summary: TagSummary,
+    *,
+    header: bool,
+    quiet: bool | None,
+) -> list[int]:
+    """Write each batch's records as they come, with a progress bar; the signals received
+    (SIGINT, SIGTERM) end the loop after the batch under way and are returned."""
+    from tqdm.auto import tqdm
+
+    from btr.models import quiet_default
+
+    if header:
+        stream.write(writer(None))
+    signalled: list[int] = []
     started = time.perf_counter()
-    with (
-        _open_output(out, resume) as stream,
-        open(rejects, "w", encoding="utf-8") if rejects else io.StringIO() as rejects_stream,
-    ):
-        writer = _writer(format, list(loaded.heads), explain)
-        if format == "csv" and header:
-            stream.write(writer(None))
-        stop: list[Problem] = []
-        signalled: list[int] = []
-
-        def on_problem(problem: Problem) -> bool:
-            summary.rejected += 1
-            if len(summary.problems) < _SHOWN_PROBLEMS:
-                summary.problems.append(problem)
-            rejects_stream.write(json.dumps(_reject_record(problem), ensure_ascii=False) + "\n")
-            rejects_stream.flush()
-            if strict:
-                stop.append(problem)
-            return not strict
-
-        def on_skip() -> None:
-            summary.skipped += 1
-
-        items = read_articles(inputs, text_field=text_field, id_field=id_field, encoding=encoding)
-        batches = _batches(items, batch_size, done, on_problem, on_skip)
-        bar = tqdm(
-            desc="tagging", unit=" articles", file=sys.stderr, disable=quiet_default(quiet), smoothing=0.1
-        )
-        with _stop_on_signals(signalled):
-            try:
-                if engine == "local":
-                    results: Iterator[list[dict]] = (
-                        tag_batch(loaded, [a.id for a in b], [a.text for a in b], explain=explain)
-                        for b in batches
-                    )
-                else:
-                    results = _dask_results(loaded, batches, explain, scheduler=scheduler, workers=workers)
-                for records in results:
-                    # one write of whole lines per batch: a crash leaves whole records behind
-                    stream.write(writer(records))
-                    stream.flush()
-                    summary.tagged += len(records)
-                    summary.categories.update(r["category"]["label"] for r in records if "category" in r)
-                    bar.update(len(records))
-                    if signalled:
-                        break
-            finally:
-                bar.close()
-                summary.seconds = time.perf_counter() - started
-    if stop:
-        raise DataError(
-            stop, summary=f"stopped at the first bad record (--strict); {summary.tagged} tagged before it"
-        )
-    if signalled:
-        raise Interrupted(signalled[0], f"{summary.tagged} records written to {summary.out}")
-    return summary
+    bar = tqdm(desc="tagging", unit=" articles", file=sys.stderr, disable=quiet_default(quiet), smoothing=0.1)
+    with _stop_on_signals(signalled):
+        try:
+            for records in results:
+                # one write of whole lines per batch: a crash leaves whole records behind
+                stream.write(writer(records))
+                stream.flush()
+                summary.tagged += len(records)
+                summary.categories.update(r["category"]["label"] for r in records if "category" in r)
+                bar.update(len(records))
+                if signalled:
+                    break
+        finally:
+            bar.close()
+            summary.seconds = time.perf_counter() - started
+    return signalled
 
 
 def _refuse_overwriting(inputs: Iterable[str | Path], out: Any, rejects: str | Path | None) -> None:

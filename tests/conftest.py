@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from btr.corpus import DEFAULT_CORPUS
+from btr.files import set_path
 from btr.schema import Case, Category
 
 os.environ.setdefault("BTR_QUIET", "1")
@@ -36,14 +37,7 @@ def make_record(base: dict, **changes) -> dict:
     """Copy ``base`` and apply dotted-path changes: ``make_record(r, **{"procedure.apology": "yes"})``."""
     record = copy.deepcopy(base)
     for dotted, value in changes.items():
-        node = record
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if isinstance(node, list):
-            node[int(leaf)] = value
-        else:
-            node[leaf] = value
+        set_path(record, dotted, value)
     return record
 
 

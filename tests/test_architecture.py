@@ -14,7 +14,13 @@ import btr
 PACKAGE = Path(btr.__file__).parent
 
 #: Modules at the bottom: they import nothing of btr but each other, in this order of layers.
-BOTTOM = {"btr.errors": set(), "btr.paths": set(), "btr.settings": set(), "btr.schema": {"btr.errors"}}
+BOTTOM = {
+    "btr.errors": set(),
+    "btr.files": set(),
+    "btr.paths": set(),
+    "btr.settings": set(),
+    "btr.schema": {"btr.errors"},
+}
 
 
 def _module_name(path: Path) -> str:

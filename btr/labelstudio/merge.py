@@ -19,8 +19,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from btr.files import get_path, set_path
 from btr.labelstudio.config import _BY_NAME, _MERGED
-from btr.labelstudio.state import _base, _get, _norm, _set
+from btr.labelstudio.state import _base, _norm
 
 __all__ = ["merge_annotations", "merge_notes", "merge_values", "next_base"]
 
@@ -50,13 +51,13 @@ def merge_values(
         remote = _norm(decided.get(f.name))
         if remote is None:
             continue
-        mine = _norm(_get(record, f.path))
+        mine = _norm(get_path(record, f.path))
         if remote == mine:
             continue
         if f.name in base and base[f.name] == remote:
             continue  # seen before: the local value is a deliberate edit
         if f.name in base and base[f.name] == mine:
-            _set(record, f.path, decided[f.name])
+            set_path(record, f.path, decided[f.name], create=True)
             continue
         conflicts.append(
             {"kind": "local_edit", "field": f.name, "local": mine, "remote": remote, "base": base.get(f.name)}
@@ -85,4 +86,7 @@ def merge_notes(notes: str, new: list[str]) -> str:
 def next_base(record: dict[str, Any], base: dict[str, str | None]) -> dict[str, str | None]:
     """The base to store after a merge: the record's values, except where a conflict left the
     local value standing (the base then remembers the remote value already reported)."""
-    return {**_base(record), **{k: v for k, v in base.items() if _norm(_get(record, _BY_NAME[k].path)) != v}}
+    return {
+        **_base(record),
+        **{k: v for k, v in base.items() if _norm(get_path(record, _BY_NAME[k].path)) != v},
+    }

@@ -12,11 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from btr.errors import InputError
+from btr.files import set_path, validation_message, write_json_atomic, write_jsonl_atomic
 from btr.labelstudio.adjudication import _latest_annotations, _notes, decide, export_ratings
 from btr.labelstudio.client import _export, _read_export, _require_project, connect
 from btr.labelstudio.config import FIELDS, STATE_DIR
 from btr.labelstudio.merge import merge_annotations, merge_notes, merge_values, next_base
-from btr.labelstudio.state import _base, _load_state, _set, _state_path, _write_json_atomic
+from btr.labelstudio.state import _base, _load_state, _state_path
 from btr.schema import (
     HEADS,
     Annotation,
@@ -67,7 +68,7 @@ def _case_from_article(
     record: dict[str, Any] = {"id": case_id, "event_id": values.get("event_id") or case_id}
     for f in FIELDS:
         if f.name in values and f.name != "event_id":
-            _set(record, f.path, values[f.name])
+            set_path(record, f.path, values[f.name], create=True)
     source = {
         "url": data.get("url") or None,
         "publisher": data.get("publisher") or None,
@@ -101,14 +102,6 @@ def _annotations_for(latest: dict[str, dict[str, Any]], blind: bool) -> list[dic
             # serialised as the corpus writes it, so that a second pull compares equal
             out.append(annotation.model_dump(mode="json"))
     return out
-
-
-def _validation_message(err: Exception) -> str:
-    from pydantic import ValidationError
-
-    if isinstance(err, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors())
-    return str(err)
 
 
 def pull(
@@ -176,7 +169,7 @@ def pull(
         merged = [Case.model_validate(rec) if cid in redo else loaded[cid] for cid, rec in local.items()]
         result.written = write_cases(merged, into)
     if state["url"] is not None:
-        _write_json_atomic(state_file, state)
+        write_json_atomic(state_file, state, sort_keys=True)
     _write_conflicts(conflicts_path, result.conflicts)
     return result
 
@@ -185,11 +178,7 @@ def _write_conflicts(path: Path, conflicts: list[dict[str, Any]]) -> None:
     if not conflicts:
         path.unlink(missing_ok=True)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "".join(json.dumps(c, ensure_ascii=False, sort_keys=True, default=str) + "\n" for c in conflicts),
-        encoding="utf-8",
-    )
+    write_jsonl_atomic(path, ({k: c[k] for k in sorted(c)} for c in conflicts))
 
 
 def _pull_task(
@@ -280,7 +269,7 @@ def _invalid(record: dict[str, Any]) -> str | None:
     try:
         Case.model_validate(record)
     except ValidationError as err:
-        return _validation_message(err)
+        return validation_message(err)
     return None
 
 

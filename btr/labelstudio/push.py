@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from btr.errors import InputError, ModelError
+from btr.files import write_json_atomic
 from btr.labelstudio.client import _list_tasks, _service, connect, ensure_project
 from btr.labelstudio.config import _BY_NAME, _TO, STATE_DIR
-from btr.labelstudio.state import _base, _load_state, _state_path, _write_json_atomic
+from btr.labelstudio.state import _base, _load_state, _state_path
 from btr.labelstudio.tasks import _task_key, article_task_data, case_task_data, read_articles
+from btr.settings import quiet_default
 
 # ----------------------------------------------------------------------------- push
 
@@ -130,36 +131,67 @@ def push(
     """
     from tqdm import tqdm
 
-    from btr.corpus import DEFAULT_CORPUS, load_cases
-
     if cases is not None and articles is not None:
         raise InputError("give --cases or --articles, not both")
     if only_uncertain is not None and model is None:
         raise InputError("--only-uncertain needs a model to be uncertain (--model)")
     if uncertainty not in ("margin", "entropy"):
         raise InputError(f"unknown uncertainty {uncertainty!r}; use margin or entropy")
-    quiet = os.environ.get("BTR_QUIET") == "1" if quiet is None else quiet
-
     loaded = None
     if model is not None:
         from btr.models import load_model
 
         loaded = load_model(model)
-    records: list[tuple[dict[str, Any], list[str], dict[str, Any] | None]] = []
-    if articles is not None:
-        for article in read_articles(articles):
-            records.append((article_task_data(article), [article["text"]], None))
-    else:
-        for case in load_cases(cases or DEFAULT_CORPUS):
-            records.append((case_task_data(case), [text for _, text in case.text.items()], case.to_json()))
-
+    records = _records(cases, articles)
     conn = connect(url, api_key)
     pid = ensure_project(conn, project)
-    existing = _list_tasks(conn, pid)
     state_file = _state_path(Path(state_dir), project)
     state = _load_state(state_file, conn.url, pid)
     result = PushResult(project_id=pid)
+    new, changed = _sort_records(records, _list_tasks(conn, pid), state, result)
+    predictions: dict[str, dict[str, Any]] = {}
+    if loaded is not None and (new or changed):
+        todo = [(_task_key(d), t) for d, t, _ in new] + [(_task_key(d), t) for _, d, t, _ in changed]
+        predictions = {
+            key: pred for (key, _), pred in zip(todo, _model_predictions(loaded, todo), strict=True)
+        }
+        result.model_version = _model_version(loaded)
+        if only_uncertain is not None:
+            ranked = sorted(new, key=lambda r: -_uncertainty(predictions[_task_key(r[0])]["_p"], uncertainty))
+            result.skipped_certain = max(0, len(new) - only_uncertain)
+            new = ranked[:only_uncertain]
+    total = len(new) + len(changed)
+    with (
+        tqdm(
+            total=total, desc="push", unit="task", disable=quiet_default(quiet) or not total, file=sys.stderr
+        ) as bar,
+        _service(conn.url, "the task import"),
+    ):
+        _import_new(conn, pid, new, predictions, state, result, batch_size, bar)
+        _update_changed(conn, changed, predictions, state, result, bar)
+    write_json_atomic(state_file, state, sort_keys=True)
+    return result
 
+
+_Record = tuple[dict[str, Any], list[str], dict[str, Any] | None]  # task data, texts, case record
+
+
+def _records(cases: str | Path | None, articles: str | Path | None) -> list[_Record]:
+    from btr.corpus import DEFAULT_CORPUS, load_cases
+
+    if articles is not None:
+        return [(article_task_data(a), [a["text"]], None) for a in read_articles(articles)]
+    return [
+        (case_task_data(case), [text for _, text in case.text.items()], case.to_json())
+        for case in load_cases(cases or DEFAULT_CORPUS)
+    ]
+
+
+def _sort_records(
+    records: list[_Record], existing: dict[str, tuple[int, str]], state: dict[str, Any], result: PushResult
+) -> tuple[list[_Record], list[tuple[int, dict, list[str], dict | None]]]:
+    """New records, and changed ones with their task id; unchanged ones are counted (and a case
+    pushed before this state file existed gets its base recorded)."""
     new, changed = [], []
     for data, texts, record in records:
         key = _task_key(data)
@@ -171,60 +203,43 @@ def push(
             result.unchanged += 1
             if record is not None and record["id"] not in state["cases"]:
                 state["cases"][record["id"]] = {"task_id": existing[key][0], "base": _base(record)}
+    return new, changed
 
-    predictions: dict[str, dict[str, Any]] = {}
-    if loaded is not None and (new or changed):
-        todo = [(_task_key(d), t) for d, t, _ in new] + [(_task_key(d), t) for _, d, t, _ in changed]
-        for (key, _), pred in zip(todo, _model_predictions(loaded, todo), strict=True):
-            predictions[key] = pred
-        result.model_version = _model_version(loaded)
-        if only_uncertain is not None:
-            ranked = sorted(new, key=lambda r: -_uncertainty(predictions[_task_key(r[0])]["_p"], uncertainty))
-            result.skipped_certain = max(0, len(new) - only_uncertain)
-            new = ranked[:only_uncertain]
 
-    def clean(pred: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in pred.items() if k != "_p"}
+def _clean(pred: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in pred.items() if k != "_p"}
 
-    bar = tqdm(
-        total=len(new) + len(changed),
-        desc="push",
-        unit="task",
-        disable=quiet or not (new or changed),
-        file=sys.stderr,
-    )
-    with _service(conn.url, "the task import"):
-        for start in range(0, len(new), batch_size):
-            batch = new[start : start + batch_size]
-            payload = []
-            for data, _, _ in batch:
-                task: dict[str, Any] = {"data": data}
-                if _task_key(data) in predictions:
-                    task["predictions"] = [clean(predictions[_task_key(data)])]
-                payload.append(task)
-            response = conn.client.projects.import_tasks(id=pid, request=payload, return_task_ids=True)
-            ids = list(response.task_ids or [])
-            for (_, _, record), task_id in zip(batch, ids, strict=True):
-                if record is not None:
-                    state["cases"][record["id"]] = {"task_id": task_id, "base": _base(record)}
-            result.created += len(batch)
-            result.predictions += sum(_task_key(d) in predictions for d, _, _ in batch)
-            bar.update(len(batch))
-        for task_id, data, _, record in changed:
-            conn.client.tasks.update(id=str(task_id), data=data)
+
+def _import_new(conn, pid, new, predictions, state, result: PushResult, batch_size: int, bar) -> None:
+    for start in range(0, len(new), batch_size):
+        batch = new[start : start + batch_size]
+        payload = []
+        for data, _, _ in batch:
+            task: dict[str, Any] = {"data": data}
             if _task_key(data) in predictions:
-                pred = clean(predictions[_task_key(data)])
-                conn.client.predictions.create(task=task_id, **pred)
-                result.predictions += 1
+                task["predictions"] = [_clean(predictions[_task_key(data)])]
+            payload.append(task)
+        response = conn.client.projects.import_tasks(id=pid, request=payload, return_task_ids=True)
+        for (_, _, record), task_id in zip(batch, list(response.task_ids or []), strict=True):
             if record is not None:
-                # The base is the last point where labels were in sync with Label Studio; a new
-                # text does not move it, or a later pull would take a label edited locally since
-                # for unchanged and overwrite it.
-                known = state["cases"].get(record["id"])
-                base = known["base"] if known and known.get("task_id") == task_id else _base(record)
-                state["cases"][record["id"]] = {"task_id": task_id, "base": base}
-            result.updated += 1
-            bar.update(1)
-    bar.close()
-    _write_json_atomic(state_file, state)
-    return result
+                state["cases"][record["id"]] = {"task_id": task_id, "base": _base(record)}
+        result.created += len(batch)
+        result.predictions += sum(_task_key(d) in predictions for d, _, _ in batch)
+        bar.update(len(batch))
+
+
+def _update_changed(conn, changed, predictions, state, result: PushResult, bar) -> None:
+    for task_id, data, _, record in changed:
+        conn.client.tasks.update(id=str(task_id), data=data)
+        if _task_key(data) in predictions:
+            conn.client.predictions.create(task=task_id, **_clean(predictions[_task_key(data)]))
+            result.predictions += 1
+        if record is not None:
+            # The base is the last point where labels were in sync with Label Studio; a new
+            # text does not move it, or a later pull would take a label edited locally since
+            # for unchanged and overwrite it.
+            known = state["cases"].get(record["id"])
+            base = known["base"] if known and known.get("task_id") == task_id else _base(record)
+            state["cases"][record["id"]] = {"task_id": task_id, "base": base}
+        result.updated += 1
+        bar.update(1)

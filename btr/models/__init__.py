@@ -51,6 +51,7 @@ from btr.models.heads import (
     settle_fixed_labels,
 )
 from btr.models.linear import LinearModel
+from btr.models.params import PARAMS, hyperparameters, parse_overrides
 from btr.models.training import (
     KINDS,
     ROOT,
@@ -66,6 +67,7 @@ from btr.models.transformer import TransformerModel, make_tiny_base_model
 __all__ = [
     "KINDS",
     "NOT_APPLICABLE",
+    "PARAMS",
     "ROOT",
     "TRUSTED_TYPES",
     "CorpusInfo",
@@ -75,11 +77,13 @@ __all__ = [
     "TransformerModel",
     "applies",
     "corpus_info",
+    "hyperparameters",
     "joint_category_exit",
     "load_model",
     "make_estimator",
     "make_tiny_base_model",
     "open_world_proba",
+    "parse_overrides",
     "portable_path",
     "quiet_default",
     "render_card",

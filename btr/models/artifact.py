@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from btr.errors import ModelError
+from btr.files import validation_messages, write_text_atomic
 from btr.models.card import CorpusInfo, ModelMeta, _dir_size, _package_versions, render_card
 from btr.models.heads import NOT_APPLICABLE, open_world_proba
 from btr.models.linear import LinearModel
@@ -113,10 +114,10 @@ class Model:
 
 
 def _write_meta(path: Path, meta: ModelMeta) -> None:
-    (path / "meta.json").write_text(
-        json.dumps(meta.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    write_text_atomic(
+        path / "meta.json", json.dumps(meta.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
     )
-    (path / "README.md").write_text(render_card(meta), encoding="utf-8")
+    write_text_atomic(path / "README.md", render_card(meta))
 
 
 def save_model(
@@ -180,9 +181,8 @@ def load_model(path: str | Path, *, quiet: bool | None = None) -> Model:
     try:
         meta = ModelMeta.model_validate_json(meta_file.read_text(encoding="utf-8"))
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<record>"
-        raise ModelError(f"{meta_file}: {where}: {first['msg']} ({err.error_count()} problem(s))") from err
+        where, message = validation_messages(err)[0]
+        raise ModelError(f"{meta_file}: {where}: {message} ({err.error_count()} problem(s))") from err
     _refuse_links_out(path)
     if meta.kind == "linear":
         estimator = _load_skops(path / SKOPS_FILE)

@@ -7,7 +7,6 @@ the heads agree with the schema, and :func:`open_world_proba` puts the lexicon g
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from btr.schema import (
     ExitStatus,
     label_names,
 )
+from btr.settings import quiet_default  # noqa: F401  (re-exported: btr.models.quiet_default)
 
 #: train nor score the head. ``category`` applies to every row.
 NOT_APPLICABLE: dict[str, frozenset[str]] = {
@@ -33,13 +33,6 @@ NOT_APPLICABLE: dict[str, frozenset[str]] = {
     "initiation": frozenset({"not_applicable", "unknown"}),
     "exit_status": frozenset(),
 }
-
-
-def quiet_default(quiet: bool | None) -> bool:
-    """Progress bars are off when ``quiet`` is true or the environment sets ``BTR_QUIET=1``."""
-    if quiet is not None:
-        return quiet
-    return os.environ.get("BTR_QUIET", "") not in ("", "0")
 
 
 def applies(head: str, labels: Sequence[str]) -> np.ndarray:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from btr.errors import DataError, InputError, Problem
 from btr.files import atomic_writer, parse_json_line, set_path, validation_messages
-from btr.paths import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_NEWS, DEFAULT_UNRELATED
+from btr.paths import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_NEWS, DEFAULT_NEWS_TRAIN, DEFAULT_UNRELATED
 from btr.schema import (
     HEADS,
     TEXT_LANGUAGES,
@@ -45,8 +45,10 @@ __all__ = [
     "load_dataset",
     "load_exits",
     "load_news",
+    "load_news_train",
     "load_unrelated",
     "merge",
+    "news_rows",
     "record_model",
     "split_cases",
     "stats",
@@ -448,6 +450,27 @@ def unrelated_rows(item: UnrelatedText | ExitText) -> list[dict[str, Any]]:
         "exit_status": item.exit_status.value,
     }
     return [row | labels]
+
+
+def news_rows(article: NewsArticle, case: Case) -> list[dict[str, Any]]:
+    """The one text row of a training news article: a further text of its case, with the
+    case's id, event and labels (so that grouped folds keep it beside the case's summaries)."""
+    return [
+        {
+            "id": case.id,
+            "event_id": case.event_id,
+            "country": case.country,
+            "language": article.language.value.split("-")[0],
+            "text": article.text,
+            **{head: case.head(head) for head in HEADS},
+        }
+    ]
+
+
+def load_news_train(path: str | Path = DEFAULT_NEWS_TRAIN) -> list[NewsArticle]:
+    """Load and validate the training news articles (written from corpus cases); an empty list
+    when the file does not exist."""
+    return _load_optional(path, NewsArticle)
 
 
 def load_unrelated(path: str | Path = DEFAULT_UNRELATED) -> list[UnrelatedText]:

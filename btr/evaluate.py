@@ -131,7 +131,7 @@ def _fold_splitter(k: int, seed: int):
 
 
 def cross_val_proba(
-    model: Model,
+    model: Model | Any,
     cases: Sequence[Any],
     *,
     unrelated: Sequence[Any] = (),
@@ -141,6 +141,8 @@ def cross_val_proba(
 ) -> dict[str, Any]:
     """Out-of-fold probabilities of the model's recipe, folds grouped by event.
 
+    ``model`` is a loaded :class:`~btr.models.Model` (its kind and parameters are refitted per
+    fold) or an unfitted estimator (``LinearModel(C=3)``: cloned per fold, lexicon gate on).
     Every language of a case, and every case of an event, stays on one side; each
     unrelated text is a group of its own. Predictions go through the model's
     open-world path (:func:`btr.models.open_world_proba`: lexicon gate, estimator,
@@ -153,6 +155,7 @@ def cross_val_proba(
         ``(n, n_labels)``), ``majority`` (head -> out-of-fold majority labels),
         ``folds`` (per fold, head -> model macro-F1) and ``seconds``.
     """
+    from sklearn.base import clone
     from sklearn.model_selection import cross_validate
 
     texts, y, groups, ids = _rows(cases, unrelated)
@@ -161,13 +164,16 @@ def cross_val_proba(
         raise InputError(f"--cv {k} needs at least {k} events; the data has {n_events}")
     started = time.perf_counter()
     Y = np.column_stack([y[head] for head in HEADS])
-    estimator = make_estimator(model.kind, **{**_params(model), "heads": tuple(HEADS)})
+    if isinstance(model, Model):
+        estimator, gate = make_estimator(model.kind, **{**_params(model), "heads": tuple(HEADS)}), model.gate
+    else:
+        estimator, gate = clone(model).set_params(heads=tuple(HEADS)), True
     result = cross_validate(
         estimator,
         texts,
         Y,
         cv=_case_splits(ids, y["category"], groups, k, seed),
-        scoring=_open_world_scorer(model.gate),
+        scoring=_open_world_scorer(gate),
         return_estimator=True,
         return_indices=True,
         verbose=0 if quiet_default(quiet) else 1,
@@ -177,7 +183,7 @@ def cross_val_proba(
     for fitted, train, test in zip(
         result["estimator"], result["indices"]["train"], result["indices"]["test"], strict=True
     ):
-        fold_proba = open_world_proba(fitted, [texts[i] for i in test], gate=model.gate)
+        fold_proba = open_world_proba(fitted, [texts[i] for i in test], gate=gate)
         for head in HEADS:
             proba[head][test] = fold_proba[head]
             majority[head][test] = _majority(y[head][train], head)
@@ -367,12 +373,12 @@ def evaluate(
 def _extra_texts(path: Path, *, default: bool, unrelated: str | Path | None) -> list[Any]:
     """The unrelated (and exit) texts cross-validated beside the cases: the named file, or with
     the default corpus its unrelated and exit texts; a named corpus brings its own."""
-    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_exits, load_unrelated
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_exits, load_news_train, load_unrelated
 
     if unrelated is not None:
         return load_unrelated(unrelated)
     if default or path.resolve() == DEFAULT_CORPUS.resolve():
-        return [*load_unrelated(DEFAULT_UNRELATED), *load_exits()]
+        return [*load_unrelated(DEFAULT_UNRELATED), *load_exits(), *load_news_train()]
     return []
 
 

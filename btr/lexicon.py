@@ -189,24 +189,34 @@ def exit_terms(text: str) -> list[str]:
     return _folded_pattern().findall(fold(text))
 
 
-def exit_sentences(folded: str) -> str:
+def exit_sentences(folded: str, limit: int | None = None) -> str:
     """The sentences of a folded text that hold an exit term, joined by spaces.
 
     Folded text is lower case, so a Latin sentence ends at a full stop and a space
     whatever follows (an abbreviation may split a sentence: harmless for features).
 
+    Parameters
+    ----------
+    folded : str
+    limit : int, optional
+        Keep only the first ``limit`` such sentences. A report states its news first (the
+        headline, the lede); later exit sentences are often background (a demand, an earlier
+        resignation) that blurs what happened to this exit.
+
     Examples
     --------
     >>> exit_sentences("矿井发生爆炸。省长引咎辞职。救援仍在进行。")
     '省长引咎辞职。'
-    >>> exit_sentences("talks went on. the minister resigned. rain is expected.")
+    >>> exit_sentences("the minister resigned. talks went on. critics had urged him to quit.")
+    'the minister resigned. critics had urged him to quit.'
+    >>> exit_sentences("the minister resigned. talks went on. critics had urged him to quit.", limit=1)
     'the minister resigned.'
     """
     hits = [end for end, _ in _folded_automaton().iter(folded)]
     if not hits:
         return ""
     ends = [m.end() for m in _FOLDED_SENTENCE_END.finditer(folded)]
-    chosen = sorted({bisect.bisect_right(ends, hit) for hit in hits})
+    chosen = sorted({bisect.bisect_right(ends, hit) for hit in hits})[:limit]
     spans = (folded[ends[i - 1] if i else 0 : ends[i] if i < len(ends) else len(folded)] for i in chosen)
     return " ".join(span.strip() for span in spans)
 

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_EXITS",
     "DEFAULT_MODEL",
     "DEFAULT_NEWS",
+    "DEFAULT_NEWS_TRAIN",
     "DEFAULT_UNRELATED",
     "MODELS_DIR",
     "ROOT",
@@ -29,4 +30,5 @@ DEFAULT_CORPUS = Path(os.environ.get("BTR_CORPUS", CORPUS_DIR / "cases.jsonl"))
 DEFAULT_UNRELATED = CORPUS_DIR / "unrelated.jsonl"
 DEFAULT_EXITS = CORPUS_DIR / "exits.jsonl"
 DEFAULT_NEWS = CORPUS_DIR / "news_dev.jsonl"
+DEFAULT_NEWS_TRAIN = CORPUS_DIR / "news_train.jsonl"
 DEFAULT_MODEL = MODELS_DIR / "default"

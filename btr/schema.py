@@ -765,7 +765,13 @@ class ExitText(_Strict):
 
 
 class NewsArticle(_Strict):
-    """A news report written for evaluation, about a real event that is not an event of the corpus."""
+    """A news report in the shape of a real one (headline, dateline, body) about a real event.
+
+    Two files hold them. ``corpus/news_dev.jsonl`` is for evaluation only: its events are
+    not events of the corpus, and it is never trained on. ``corpus/news_train.jsonl`` holds
+    reports written from corpus cases (``case_id``), with that case's labels, so that the
+    models learn from the shape of news as well as from the case summaries.
+    """
 
     id: Annotated[str, Field(pattern=_ID_RE)]
     event_id: Annotated[str, Field(pattern=_ID_RE)]
@@ -778,6 +784,9 @@ class NewsArticle(_Strict):
     exit_status: ExitStatus
     persons: list[NonEmpty] = Field(default_factory=list, description="Real persons the article names")
     sources: Annotated[list[Source], Field(min_length=1)]
+    case_id: Annotated[str, Field(pattern=_ID_RE)] | None = Field(
+        default=None, description="Training articles only: the corpus case the article reports"
+    )
     notes: str = ""
 
     @property

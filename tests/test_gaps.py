@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from btr.analysis import analyse
@@ -274,19 +276,38 @@ def test_rules_are_data_with_sources():
 
 
 def test_assess_and_summary_shapes(cn_case):
-    rows = assess([cn_case(returned="2009-03", disclosed="no"), cn_case()])
+    rows = assess(
+        [
+            cn_case(returned="2009-03", disclosed="no"),
+            cn_case(),
+            cn_case(returned="2009-03", disclosed="yes"),
+            cn_case(returned="2009-03", disclosed="unknown"),
+            cn_case(country="JP"),
+        ]
+    )
     assert rows[0]["flags"] and "cn_return_not_disclosed" in rows[0]["flags"]
     assert all(f["source"] for f in rows[0]["findings"])
     table = summarise(rows)
-    assert sum(table["cn_return_not_disclosed"].values()) == 2
+    # flag: not disclosed; ok: disclosed; cannot assess: unknown; not applicable: no return, not CN
+    assert table["cn_return_not_disclosed"] == {FLAG: 1, OK: 1, CANNOT_ASSESS: 1, NOT_APPLICABLE: 2}
 
 
 def test_analyse_on_the_checked_in_corpus(corpus_path, tmp_path):
     result = analyse(corpus_path, report=tmp_path / "r.html")
     assert len(result["cases"]) >= 40
     assert (tmp_path / "r.html").stat().st_size > 10_000
-    for counts in result["summary"].values():
-        assert sum(counts.values()) == len(result["cases"])
+    # each count read back from the raw records, not from the rules' own output
+    raw = {r["id"]: r for r in map(json.loads, corpus_path.read_text(encoding="utf-8").splitlines())}
+    foreign = sum(r["country"] != "CN" for r in raw.values())
+    for rule, counts in result["summary"].items():
+        if rule.startswith("cn_"):
+            assert counts[NOT_APPLICABLE] >= foreign, rule
+    flagged = [row["id"] for row in result["cases"] if "cn_no_stated_reason" in row["flags"]]
+    assert flagged and len(flagged) == result["summary"]["cn_no_stated_reason"][FLAG]
+    for cid in flagged:
+        record = raw[cid]
+        assert record["country"] == "CN" and record["category"] in ("btr", "dismissal"), cid
+        assert record["procedure"]["reason_stated"] in ("none", "euphemism"), cid
 
 
 def test_rules_and_survival_curves_agree_on_who_returned(corpus_path):

@@ -475,7 +475,8 @@ def test_shipped_model_names_the_current_training_data():
     """models/default is rebuilt by `make model` whenever its training data changes."""
     import json
 
-    from btr.corpus import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_UNRELATED, corpus_hash
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_NEWS_TRAIN, DEFAULT_UNRELATED, corpus_hash
+    from btr.models import LinearModel
     from btr.paths import DEFAULT_MODEL
 
     meta = json.loads((DEFAULT_MODEL / "meta.json").read_text(encoding="utf-8"))["corpus"]
@@ -483,3 +484,10 @@ def test_shipped_model_names_the_current_training_data():
     assert meta["sha256"] == corpus_hash(DEFAULT_CORPUS), stale
     assert meta["unrelated_sha256"] == corpus_hash(DEFAULT_UNRELATED), stale
     assert meta["exits_sha256"] == corpus_hash(DEFAULT_EXITS), stale
+    assert meta["news_train_sha256"] == corpus_hash(DEFAULT_NEWS_TRAIN), stale
+    # and with the estimator's current defaults
+    params = json.loads((DEFAULT_MODEL / "meta.json").read_text(encoding="utf-8"))["params"]
+    defaults = LinearModel().get_params()
+    assert {k: v for k, v in params.items() if k in defaults} == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items() if k in params
+    }, stale

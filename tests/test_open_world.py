@@ -10,7 +10,15 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from btr.cli import main
-from btr.corpus import DEFAULT_NEWS, load_cases, load_news, load_unrelated, validate
+from btr.corpus import (
+    DEFAULT_NEWS,
+    DEFAULT_NEWS_TRAIN,
+    load_cases,
+    load_news,
+    load_news_train,
+    load_unrelated,
+    validate,
+)
 from btr.errors import DataError
 from btr.lexicon import (
     category_cue_counts,
@@ -134,6 +142,39 @@ def test_checked_in_unrelated_and_news_files_are_valid_and_disjoint(corpus_path)
         for p in a.persons
         if p.lower() in officials
     ]
+
+
+def test_training_news_reports_cases_of_the_corpus_with_their_labels_and_no_evaluation_event(corpus_path):
+    assert validate(DEFAULT_NEWS_TRAIN) == []
+    articles = load_news_train()
+    cases = {c.id: c for c in load_cases(corpus_path)}
+    assert len(articles) >= 300 and len({a.language for a in articles}) >= 8
+    wrong = [
+        a.id
+        for a in articles
+        if a.case_id not in cases
+        or a.event_id != cases[a.case_id].event_id
+        or any(
+            getattr(a, h).value != cases[a.case_id].head(h) for h in ("category", "trigger", "exit_status")
+        )
+    ]
+    assert wrong == []
+    evaluation = load_news(DEFAULT_NEWS)
+    assert not {a.event_id for a in articles} & {a.event_id for a in evaluation}
+    assert not {a.text for a in articles} & {a.text for a in evaluation}
+
+
+def test_a_training_article_is_one_more_text_of_its_case(corpus_path):
+    from btr.models import training_rows
+
+    article = load_news_train()[0]
+    case = next(c for c in load_cases(corpus_path) if c.id == article.case_id)
+    rows = training_rows([case], [article])
+    assert [r["id"] for r in rows] == [case.id] * (len(case.text.items()) + 1)
+    assert rows[-1]["text"] == article.text and rows[-1]["event_id"] == case.event_id
+    assert {h: rows[-1][h] for h in HEADS} == {h: case.head(h) for h in HEADS}
+    # an article whose case is not trained on is left out, never learned without its case
+    assert training_rows([], [article]) == []
 
 
 def test_exit_texts_are_never_unrelated_and_real_persons_need_sources():

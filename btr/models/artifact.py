@@ -25,7 +25,15 @@ SKOPS_FILE = "model.skops"
 #: Types a linear ``model.skops`` may hold beyond skops' own defaults (scikit-learn estimators,
 #: numpy arrays, builtins). Loading refuses a file holding anything else.
 # "btr.models.LinearModel" is how models saved before btr.models became a package name the class
-TRUSTED_TYPES = ["btr.models.linear.LinearModel", "btr.models.LinearModel"]
+# The calibration wrapper's private parts and its fold splitter are scikit-learn's own classes,
+# which skops does not list among its defaults.
+TRUSTED_TYPES = [
+    "btr.models.linear.LinearModel",
+    "btr.models.LinearModel",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._TemperatureScaling",
+    "sklearn.model_selection._split.StratifiedKFold",
+]
 
 
 class Model:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +36,9 @@ class CorpusInfo(_Meta):
     exits: str | None = Field(default=None, description="The exit texts trained on, if any")
     exits_sha256: str | None = None
     exit_texts: int = 0
+    news_train: str | None = Field(default=None, description="The training news articles, if any")
+    news_train_sha256: str | None = None
+    news_texts: int = 0
 
 
 class ModelMeta(_Meta):
@@ -153,24 +157,37 @@ def _news_card(news: dict[str, Any]) -> list[str]:
 
 
 def render_card(meta: ModelMeta | dict[str, Any]) -> str:
-    """The model card (``README.md``) of a model, generated from its validated metadata."""
+    """The model card (``README.md``) of a model: a :class:`skops.card.Card` built from its
+    validated metadata (so that it can be regenerated after an evaluation, without the weights)."""
+    import re
+
+    from skops.card import Card
+
     meta = meta if isinstance(meta, ModelMeta) else ModelMeta.model_validate(meta)
-    lines = [
-        f"# {meta.name}",
-        "",
+    card = Card(None, template=None, model_diagram=False)
+    intro = (
         f"A btr `{meta.kind}` classifier, version `{meta.version}`, created {meta.created}."
-        + (f" Fine-tuned from `{meta.base_model}`." if meta.base_model else ""),
-        "Generated from `meta.json` by `btr.models.render_card`; do not edit by hand.",
-        "",
-        "## Intended use",
-        "",
-        _INTENDED,
-        "Every prediction carries a probability; low scores deserve a human look.",
-        "Not for judging individuals: a label says what a text reports, not what happened.",
-        "",
+        + (f" Fine-tuned from `{meta.base_model}`." if meta.base_model else "")
+        + "\nGenerated from `meta.json` by `btr.models.render_card`; do not edit by hand."
+    )
+    card.add(**{meta.name: intro})
+    card.add(
+        **{
+            f"{meta.name}/Intended use": _INTENDED
+            + "\nEvery prediction carries a probability; low scores deserve a human look."
+            + "\nNot for judging individuals: a label says what a text reports, not what happened."
+        }
+    )
+    body = "\n".join(_card_heads(meta) + _card_training(meta) + _card_metrics(meta) + _card_limits(meta))
+    for heading, text in re.findall(r"^## (.+)\n((?:(?!^## ).*\n?)*)", body, flags=re.M):
+        card.add(**{f"{meta.name}/{heading.replace('/', ' or ')}": text.strip()})
+    # as JSON: the same text whether the params are the estimator's tuples or meta.json's lists
+    rows = [
+        f"| `{name}` | `{json.dumps(value, ensure_ascii=False)}` |"
+        for name, value in sorted(meta.params.items())
     ]
-    lines += _card_heads(meta) + _card_training(meta) + _card_metrics(meta) + _card_limits(meta)
-    return "\n".join(lines)
+    card.add(**{f"{meta.name}/Hyper-parameters": "\n".join(["| name | value |", "|---|---|", *rows])})
+    return card.render().lstrip("\n") + "\n"
 
 
 def _card_heads(meta: ModelMeta) -> list[str]:
@@ -207,6 +224,11 @@ def _card_training(meta: ModelMeta) -> list[str]:
         "case's country)"
         + (f", {c.unrelated_texts} unrelated news-style texts (`{c.unrelated}`)" if c.unrelated_texts else "")
         + (f" and {c.exit_texts} exit texts that name no one (`{c.exits}`)" if c.exit_texts else "")
+        + (
+            f", and {c.news_texts} news-style reports of corpus cases (`{c.news_train}`)"
+            if c.news_texts
+            else ""
+        )
         + ".",
         "",
     ]

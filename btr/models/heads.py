@@ -134,30 +134,6 @@ def _tempered(log_proba: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _fit_temperature(clf: Any, features: Any, labels: np.ndarray, seed: int) -> float:
-    """Temperature scaling: the T that minimises the log loss of 3-fold out-of-fold predictions.
-
-    Balanced class weights and strong regularisation leave logistic regression
-    under-confident on small data; one parameter per head fixes the scale without
-    changing which label wins.
-    """
-    from sklearn.base import clone
-    from sklearn.model_selection import KFold
-
-    classes = list(clf.classes_)
-    log_proba = np.full((len(labels), len(classes)), np.log(1e-6))
-    for train, test in KFold(n_splits=3, shuffle=True, random_state=seed).split(labels):
-        if len(set(labels[train])) < 2:
-            continue
-        fold = clone(clf).fit(features[train], labels[train])
-        columns = [classes.index(c) for c in fold.classes_]
-        log_proba[np.ix_(test, columns)] = fold.predict_log_proba(features[test])
-    truth = np.array([classes.index(label) for label in labels])
-    grid = np.geomspace(0.05, 5.0, 80)
-    losses = [-np.log(_tempered(log_proba, t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in grid]
-    return float(grid[int(np.argmin(losses))])
-
-
 def joint_category_exit(proba: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Make ``category`` and ``exit_status`` agree, as a product of the two heads.
 

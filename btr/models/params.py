@@ -34,6 +34,7 @@ _BOUNDS: dict[str, dict[str, Any]] = {
     "C": {"gt": 0},
     "min_df": {"ge": 0},
     "max_features": {"gt": 0},
+    "focus_sentences": {"ge": 1},
     "lexicon": {"ge": 0},
     "cues": {"ge": 0},
     "category_cues": {"ge": 0},

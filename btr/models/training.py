@@ -53,17 +53,19 @@ def corpus_info(
     unrelated_path: str | Path | None = None,
 ) -> CorpusInfo:
     """Describe the data a model is trained on (hashes of the files it came from)."""
-    from btr.corpus import DEFAULT_EXITS, case_rows, corpus_hash
-    from btr.schema import ExitText
+    from btr.corpus import DEFAULT_EXITS, DEFAULT_NEWS_TRAIN, case_rows, corpus_hash
+    from btr.schema import ExitText, NewsArticle
 
     rows = [row for case in cases for row in case_rows(case)]
+    by_id = {case.id for case in cases}
     exits = [item for item in unrelated if isinstance(item, ExitText)]
-    unrelated = [item for item in unrelated if not isinstance(item, ExitText)]
+    news = [item for item in unrelated if isinstance(item, NewsArticle) and item.case_id in by_id]
+    unrelated = [item for item in unrelated if not isinstance(item, ExitText | NewsArticle)]
     return CorpusInfo(
         path=portable_path(path),
         sha256=corpus_hash(path),
         cases=len(cases),
-        rows=len(rows) + len(unrelated) + len(exits),
+        rows=len(rows) + len(unrelated) + len(exits) + len(news),
         events=len({c.event_id for c in cases}),
         languages=sorted({row["language"] for row in rows}),
         case_ids=sorted(c.id for c in cases),
@@ -73,16 +75,31 @@ def corpus_info(
         exits=portable_path(DEFAULT_EXITS) if exits else None,
         exits_sha256=corpus_hash(DEFAULT_EXITS) if exits else None,
         exit_texts=len(exits),
+        news_train=portable_path(DEFAULT_NEWS_TRAIN) if news else None,
+        news_train_sha256=corpus_hash(DEFAULT_NEWS_TRAIN) if news else None,
+        news_texts=len(news),
     )
 
 
 def training_rows(cases: Sequence[Any], unrelated: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """The text rows a model learns from: every language of every case, then the unrelated and exit texts."""
-    from btr.corpus import case_rows, unrelated_rows
+    """The text rows a model learns from: every language of every case, then the unrelated and exit
+    texts and the training news articles (:class:`~btr.schema.NewsArticle` with a ``case_id``).
 
-    return [row for case in cases for row in case_rows(case)] + [
-        row for item in unrelated for row in unrelated_rows(item)
-    ]
+    A news article is one more text of its case (:func:`btr.corpus.news_rows`); an article whose
+    case is not in ``cases`` is left out, so that a sub-corpus never learns about cases it lacks.
+    """
+    from btr.corpus import case_rows, news_rows, unrelated_rows
+    from btr.schema import NewsArticle
+
+    by_id = {case.id: case for case in cases}
+    rows = [row for case in cases for row in case_rows(case)]
+    for item in unrelated:
+        if isinstance(item, NewsArticle):
+            if item.case_id in by_id:
+                rows += news_rows(item, by_id[item.case_id])
+        else:
+            rows += unrelated_rows(item)
+    return rows
 
 
 def train(
@@ -111,7 +128,8 @@ def train(
         The corpus file; default ``corpus/cases.jsonl``.
     unrelated : path, optional
         News-style texts that report no exit, learned as ``unrelated``. With the default
-        corpus, ``corpus/unrelated.jsonl`` and ``corpus/exits.jsonl`` are used when they exist.
+        corpus, ``corpus/unrelated.jsonl``, ``corpus/exits.jsonl`` and the training news
+        articles ``corpus/news_train.jsonl`` are used when they exist.
     params : dict, optional
         Further estimator parameters.
 
@@ -124,7 +142,14 @@ def train(
     --------
     >>> model = train(kind="linear", out="models/default")  # doctest: +SKIP
     """
-    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_cases, load_exits, load_unrelated
+    from btr.corpus import (
+        DEFAULT_CORPUS,
+        DEFAULT_UNRELATED,
+        load_cases,
+        load_exits,
+        load_news_train,
+        load_unrelated,
+    )
 
     path = Path(cases or DEFAULT_CORPUS)
     loaded = load_cases(path)
@@ -136,7 +161,7 @@ def train(
         extra = load_unrelated(unrelated_path)
     else:
         default = cases is None or path.resolve() == DEFAULT_CORPUS.resolve()
-        extra = [*load_unrelated(unrelated_path), *load_exits()] if default else []
+        extra = [*load_unrelated(unrelated_path), *load_exits(), *load_news_train()] if default else []
     if len(loaded) < 2:
         raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
     options = dict(params or {}, random_state=seed)

@@ -20,6 +20,7 @@ from btr.files import atomic_writer, parse_json_line, set_path, validation_messa
 from btr.paths import DEFAULT_CORPUS, DEFAULT_EXITS, DEFAULT_NEWS, DEFAULT_NEWS_TRAIN, DEFAULT_UNRELATED
 from btr.schema import (
     HEADS,
+    REQUIRED_TEXT_LANGUAGES,
     TEXT_LANGUAGES,
     UNRELATED_LABELS,
     Case,
@@ -123,7 +124,7 @@ def _cross_language_problems(case: Case, file: str, line: int) -> list[Problem]:
     tolls = [n for n in (case.event.deaths, case.event.injured) if n is not None and n >= 10]
     tolls = [n for n in tolls if n in _numbers(en)]
     for lang, text in case.text.items():
-        if lang in ("zh", "en"):
+        if lang in REQUIRED_TEXT_LANGUAGES:
             continue  # the two required texts were written together and checked by hand
         field = f"text.{lang}"
         missing = sorted(years - set(_YEAR_RE.findall(text)))

@@ -19,7 +19,8 @@ BOTTOM = {
     "btr.files": set(),
     "btr.paths": set(),
     "btr.settings": set(),
-    "btr.schema": {"btr.errors"},
+    "btr.dates": set(),
+    "btr.schema": {"btr.dates", "btr.errors"},
 }
 
 

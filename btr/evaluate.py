@@ -40,6 +40,7 @@ from btr.files import write_json_atomic
 from btr.models import (
     Model,
     applies,
+    extra_texts,
     load_model,
     make_estimator,
     open_world_proba,
@@ -168,12 +169,13 @@ def cross_val_proba(
         estimator, gate = make_estimator(model.kind, **{**_params(model), "heads": tuple(HEADS)}), model.gate
     else:
         estimator, gate = clone(model).set_params(heads=tuple(HEADS)), True
+    seen: dict[int, dict[str, np.ndarray]] = {}
     result = cross_validate(
         estimator,
         texts,
         Y,
         cv=_case_splits(ids, y["category"], groups, k, seed),
-        scoring=_open_world_scorer(gate),
+        scoring=_open_world_scorer(gate, seen),
         return_estimator=True,
         return_indices=True,
         verbose=0 if quiet_default(quiet) else 1,
@@ -183,7 +185,10 @@ def cross_val_proba(
     for fitted, train, test in zip(
         result["estimator"], result["indices"]["train"], result["indices"]["test"], strict=True
     ):
-        fold_proba = open_world_proba(fitted, [texts[i] for i in test], gate=gate)
+        # the scorer already predicted the fold (in this process; a parallel run predicts again)
+        fold_proba = seen.pop(id(fitted), None) or open_world_proba(
+            fitted, [texts[i] for i in test], gate=gate
+        )
         for head in HEADS:
             proba[head][test] = fold_proba[head]
             majority[head][test] = _majority(y[head][train], head)
@@ -219,12 +224,14 @@ def _case_splits(ids: np.ndarray, category: np.ndarray, groups: np.ndarray, k: i
         ]
 
 
-def _open_world_scorer(gate: bool):
+def _open_world_scorer(gate: bool, seen: dict[int, dict[str, np.ndarray]]):
     """A scorer for :func:`sklearn.model_selection.cross_validate`: macro-F1 of every head on
-    the applicable rows, predicted through the open-world path as ``btr tag`` predicts."""
+    the applicable rows, predicted through the open-world path as ``btr tag`` predicts. The
+    probabilities are kept in ``seen`` by estimator, so that the out-of-fold loop need not
+    predict the fold a second time."""
 
     def score(estimator: Any, X: Sequence[str], Y: np.ndarray) -> dict[str, float]:
-        fold_proba = open_world_proba(estimator, list(X), gate=gate)
+        fold_proba = seen[id(estimator)] = open_world_proba(estimator, list(X), gate=gate)
         out = {}
         for i, head in enumerate(HEADS):
             mask = applies(head, Y[:, i])
@@ -337,7 +344,7 @@ def evaluate(
     cases = load_cases(path)
     if not cases:
         raise InputError(f"{path}: no cases to evaluate on")
-    extra = _extra_texts(path, default=data is None, unrelated=unrelated) if cv or suspects else []
+    extra = extra_texts(path, unrelated) if cv or suspects else []
     report: dict[str, Any] = {
         "model": loaded.name,
         "model_version": loaded.version,
@@ -368,18 +375,6 @@ def evaluate(
     if record:
         loaded.update_metrics(report["key"], _summary(report))
     return report
-
-
-def _extra_texts(path: Path, *, default: bool, unrelated: str | Path | None) -> list[Any]:
-    """The unrelated (and exit) texts cross-validated beside the cases: the named file, or with
-    the default corpus its unrelated and exit texts; a named corpus brings its own."""
-    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_exits, load_news_train, load_unrelated
-
-    if unrelated is not None:
-        return load_unrelated(unrelated)
-    if default or path.resolve() == DEFAULT_CORPUS.resolve():
-        return [*load_unrelated(DEFAULT_UNRELATED), *load_exits(), *load_news_train()]
-    return []
 
 
 def _cv_report(oof: dict[str, Any], cv: int) -> dict[str, Any]:

@@ -92,17 +92,16 @@ def write_json_atomic(
     return write_text_atomic(path, text + "\n", mode=mode)
 
 
-def write_jsonl_atomic(path: str | Path, records: Iterable[Any]) -> Path:
+def write_jsonl_atomic(path: str | Path, records: Iterable[Any], *, sort_keys: bool = False) -> Path:
     """Write one JSON object per line (UTF-8, ``\\n`` line ends), atomically.
 
     A record may be a dict or a pydantic model (dumped in JSON mode, ``None`` fields kept).
     """
     with atomic_writer(path) as handle:
         for record in records:
-            if hasattr(record, "model_dump_json"):
-                handle.write(record.model_dump_json() + "\n")
-            else:
-                handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            if hasattr(record, "model_dump"):
+                record = record.model_dump(mode="json")
+            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=sort_keys, default=str) + "\n")
     return Path(path)
 
 

@@ -239,12 +239,16 @@ def _check_options(format: str, engine: str, batch_size: int, out: Any, resume: 
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, not {batch_size}")
-    if resume and (out is None or str(out) == "-" or not isinstance(out, str | Path)):
+    if resume and (_is_stdout(out) or not isinstance(out, str | Path)):
         raise InputError("--resume needs an output file (-o OUT) to read the finished ids from")
 
 
+def _is_stdout(out: Any) -> bool:
+    return out is None or str(out) == "-"
+
+
 def _output_name(out: Any) -> str:
-    if out is None or str(out) == "-":
+    if _is_stdout(out):
         return "<stdout>"
     return str(out if isinstance(out, str | Path) else getattr(out, "name", out))
 
@@ -427,7 +431,7 @@ def _dask_results(
 
 
 def _open_output(out: str | Path | TextIO | None, resume: bool):
-    if out is None or str(out) == "-":
+    if _is_stdout(out):
         return _Borrowed(sys.stdout)
     if not isinstance(out, str | Path):
         return _Borrowed(out)

@@ -178,7 +178,7 @@ def _write_conflicts(path: Path, conflicts: list[dict[str, Any]]) -> None:
     if not conflicts:
         path.unlink(missing_ok=True)
         return
-    write_jsonl_atomic(path, ({k: c[k] for k in sorted(c)} for c in conflicts))
+    write_jsonl_atomic(path, conflicts, sort_keys=True)
 
 
 def _pull_task(

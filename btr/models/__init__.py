@@ -46,7 +46,6 @@ from btr.models.heads import (
     applies,
     joint_category_exit,
     open_world_proba,
-    quiet_default,
     rows_to_xy,
     settle_fixed_labels,
 )
@@ -56,6 +55,7 @@ from btr.models.training import (
     KINDS,
     ROOT,
     corpus_info,
+    extra_texts,
     make_estimator,
     portable_path,
     resolve_path,
@@ -63,6 +63,7 @@ from btr.models.training import (
     training_rows,
 )
 from btr.models.transformer import TransformerModel, make_tiny_base_model
+from btr.settings import quiet_default
 
 __all__ = [
     "KINDS",
@@ -77,6 +78,7 @@ __all__ = [
     "TransformerModel",
     "applies",
     "corpus_info",
+    "extra_texts",
     "hyperparameters",
     "joint_category_exit",
     "load_model",

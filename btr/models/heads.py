@@ -23,7 +23,6 @@ from btr.schema import (
     ExitStatus,
     label_names,
 )
-from btr.settings import quiet_default  # noqa: F401  (re-exported: btr.models.quiet_default)
 
 #: train nor score the head. ``category`` applies to every row.
 NOT_APPLICABLE: dict[str, frozenset[str]] = {

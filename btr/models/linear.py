@@ -29,10 +29,10 @@ class LinearModel(_HeadsMixin, BaseEstimator):
     min_df : int or float
         Ignore features seen in fewer texts than this (a float: a share of the texts). A share
         drops names and one-off wording (cross-validated macro-F1 rose from 0.70 at 2 texts to
-        0.80 at 1%). 0.5% rather than 1% since the training news articles joined the data (measured
-        on the first 355 of them, ``benchmarks/sweep_linear.py``): in grouped 5-fold cross-validation category macro-F1 on those articles rose from 0.65 to
-        0.67 and is_btr F1 from 0.78 to 0.81 (0.3%: 0.66 and 0.80; 2%: 0.66 and 0.82 but 0.79
-        on the summaries).
+        0.80 at 1%). 0.5% rather than 1% since the training news articles joined the data
+        (measured on the first 355 of them, ``benchmarks/sweep_linear.py``): in grouped 5-fold
+        cross-validation category macro-F1 on those articles rose from 0.65 to 0.67 and is_btr
+        F1 from 0.78 to 0.81 (0.3%: 0.66 and 0.80; 2%: 0.66 and 0.82 but 0.79 on the summaries).
     max_features : int or None
         Keep at most this many features (the most frequent).
     class_weight : "balanced" or None
@@ -44,9 +44,9 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         Heads that see their own keyword features; by default every head. ``category`` and
         ``exit_status`` were left out while the model learned from case summaries only (their
         keywords, "resigned", "dismissed", occur in texts of every category); with the training
-        news articles (the first 360) they help: in grouped 5-fold cross-validation category macro-F1 on those
-        articles rose from 0.67 to 0.68, is_btr F1 from 0.81 to 0.82 and exit-status accuracy
-        from 0.84 to 0.86, the summaries unchanged (0.81).
+        news articles (the first 360) they help: in grouped 5-fold cross-validation category
+        macro-F1 on those articles rose from 0.67 to 0.68, is_btr F1 from 0.81 to 0.82 and
+        exit-status accuracy from 0.84 to 0.86, the summaries unchanged (0.81).
     focus_heads : tuple of str
         Heads that also see features of the sentences about an exit
         (:func:`btr.lexicon.exit_sentences`), counted apart: whether an official resigned,

@@ -10,11 +10,11 @@ from typing import Any
 from btr.errors import InputError
 from btr.models.artifact import Model, load_model, save_model
 from btr.models.card import CorpusInfo
-from btr.models.heads import quiet_default, rows_to_xy
+from btr.models.heads import rows_to_xy
 from btr.models.linear import LinearModel
 from btr.models.transformer import TransformerModel
 from btr.paths import ROOT
-from btr.settings import DEFAULT_BASE_MODEL, KINDS
+from btr.settings import DEFAULT_BASE_MODEL, KINDS, quiet_default
 
 
 def make_estimator(kind: str, **params: Any) -> LinearModel | TransformerModel:
@@ -57,9 +57,9 @@ def corpus_info(
     from btr.schema import ExitText, NewsArticle
 
     rows = [row for case in cases for row in case_rows(case)]
-    by_id = {case.id for case in cases}
+    case_ids = {case.id for case in cases}
     exits = [item for item in unrelated if isinstance(item, ExitText)]
-    news = [item for item in unrelated if isinstance(item, NewsArticle) and item.case_id in by_id]
+    news = [item for item in unrelated if isinstance(item, NewsArticle) and item.case_id in case_ids]
     unrelated = [item for item in unrelated if not isinstance(item, ExitText | NewsArticle)]
     return CorpusInfo(
         path=portable_path(path),
@@ -102,6 +102,26 @@ def training_rows(cases: Sequence[Any], unrelated: Sequence[Any] = ()) -> list[d
     return rows
 
 
+def extra_texts(corpus: str | Path, unrelated: str | Path | None = None) -> list[Any]:
+    """The texts learned beside the cases of ``corpus``: the named ``unrelated`` file, or with the
+    default corpus its unrelated, exit and training news texts; a named corpus brings its own.
+
+    Raises
+    ------
+    InputError
+        When ``unrelated`` is named and does not exist.
+    """
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_exits, load_news_train, load_unrelated
+
+    if unrelated is not None:
+        if not Path(unrelated).exists():
+            raise InputError(f"{unrelated}: no such file")
+        return load_unrelated(unrelated)
+    if Path(corpus).resolve() == DEFAULT_CORPUS.resolve():
+        return [*load_unrelated(DEFAULT_UNRELATED), *load_exits(), *load_news_train()]
+    return []
+
+
 def train(
     *,
     kind: str = "linear",
@@ -142,26 +162,12 @@ def train(
     --------
     >>> model = train(kind="linear", out="models/default")  # doctest: +SKIP
     """
-    from btr.corpus import (
-        DEFAULT_CORPUS,
-        DEFAULT_UNRELATED,
-        load_cases,
-        load_exits,
-        load_news_train,
-        load_unrelated,
-    )
+    from btr.corpus import DEFAULT_CORPUS, DEFAULT_UNRELATED, load_cases
 
     path = Path(cases or DEFAULT_CORPUS)
     loaded = load_cases(path)
     unrelated_path = Path(unrelated or DEFAULT_UNRELATED)
-    if unrelated is not None and not unrelated_path.exists():
-        raise InputError(f"{unrelated_path}: no such file")
-    # the default unrelated and exit texts go with the default corpus; a named corpus brings its own
-    if unrelated is not None:
-        extra = load_unrelated(unrelated_path)
-    else:
-        default = cases is None or path.resolve() == DEFAULT_CORPUS.resolve()
-        extra = [*load_unrelated(unrelated_path), *load_exits(), *load_news_train()] if default else []
+    extra = extra_texts(path, unrelated)
     if len(loaded) < 2:
         raise InputError(f"{path}: {len(loaded)} case(s); training needs at least 2")
     options = dict(params or {}, random_state=seed)

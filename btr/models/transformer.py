@@ -14,12 +14,12 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from btr.errors import ModelError, require
-from btr.models.heads import _HeadsMixin, _targets, _texts, applies, quiet_default
+from btr.models.heads import _HeadsMixin, _targets, _texts, applies
 from btr.schema import (
     HEADS,
     label_names,
 )
-from btr.settings import DEFAULT_BASE_MODEL
+from btr.settings import DEFAULT_BASE_MODEL, quiet_default
 
 HEADS_FILE = "heads.safetensors"
 ENCODER_DIR = "encoder"

@@ -43,6 +43,7 @@ __all__ = [
     "cue_names",
     "exit_sentences",
     "lexicon",
+    "lexicon_fingerprint",
     "lexicon_languages",
     "mentions_exit",
     "trie_pattern",
@@ -54,6 +55,19 @@ def lexicon() -> dict[str, Any]:
     """The lexicon file: ``{"terms": {language: [term, ...]}, "cues": {status: [cue, ...]}}``."""
     text = resources.files("btr").joinpath("data/exit_lexicon.json").read_text(encoding="utf-8")
     return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def lexicon_fingerprint() -> str:
+    """SHA-256 of the word lists the features are read from (``btr/data/exit_lexicon.json`` and
+    ``btr/data/keywords.json``): a fitted model records it, so that a model meeting other lists
+    says so instead of scoring features that mean something else."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("exit_lexicon.json", "keywords.json"):
+        digest.update(resources.files("btr").joinpath(f"data/{name}").read_bytes())
+    return digest.hexdigest()
 
 
 def lexicon_languages() -> list[str]:

@@ -135,7 +135,8 @@ def evaluate_news(
     -------
     dict
         ``overall``, ``per_language``, ``fp_rate_unrelated``, ``precision_at_base_rate``,
-        ``kinds``, ``trigger``, ``gate``, ``baseline`` and ``floors``.
+        ``kinds``, ``trigger``, ``category`` (macro-F1 and the confusion matrix, rows the
+        true labels), ``gate``, ``baseline`` and ``floors``.
     """
     from btr.corpus import DEFAULT_CORPUS, DEFAULT_NEWS, corpus_hash, load_cases, load_news
     from btr.models import resolve_path
@@ -174,6 +175,7 @@ def evaluate_news(
         "precision_at_base_rate": precision_at_base_rate(overall["recall"], fp_rate, base_rate),
         "kinds": _kinds(articles, predicted, truth, pred),
         "trigger": _trigger_scores(articles, predicted),
+        "category": _category_scores(articles, predicted),
         "gate": _gate_scores(articles, texts, cases),
         "baseline": _keyword_baseline(texts, truth, unrelated),
         "floors": FLOORS | {"gate_recall": _GATE_FLOOR},
@@ -236,6 +238,22 @@ def _trigger_scores(articles: Sequence[Any], predicted: list[dict]) -> dict[str,
     }
 
 
+def _category_scores(articles: Sequence[Any], predicted: list[dict]) -> dict[str, Any]:
+    """Category macro-F1 over all articles and the confusion matrix (rows: true, columns: predicted)."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from btr.schema import HEADS, label_names
+
+    truth = [a.category.value for a in articles]
+    pred = [p["category"]["label"] for p in predicted]
+    labels = [name for name in label_names(HEADS["category"]) if name in set(truth) | set(pred)]
+    return {
+        "macro_f1": float(f1_score(truth, pred, average="macro", labels=sorted(set(truth)), zero_division=0)),
+        "labels": labels,
+        "confusion": confusion_matrix(truth, pred, labels=labels).tolist(),
+    }
+
+
 def _gate_scores(articles: Sequence[Any], texts: list[str], cases: Sequence[Any]) -> dict[str, Any]:
     """The lexicon gate's recall on relevant articles and corpus texts, and its pass rate on unrelated news."""
     from btr.lexicon import mentions_exit
@@ -283,6 +301,15 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "  n/a" if value != value else f"{value:.{digits}f}"
 
 
+def _confusion_lines(category: dict[str, Any]) -> list[str]:
+    labels = category["labels"]
+    short = [label[:10] for label in labels]
+    lines = [f"{'':<20}" + "".join(f"{name:>11}" for name in short)]
+    for label, row in zip(labels, category["confusion"], strict=True):
+        lines.append(f"{label:<20}" + "".join(f"{n:>11}" for n in row))
+    return lines
+
+
 def news_table(report: dict[str, Any]) -> str:
     """The report as a plain-text table for the terminal."""
     o = report["overall"]
@@ -315,6 +342,9 @@ def news_table(report: dict[str, Any]) -> str:
         f" {_fmt(report['gate']['recall_corpus'], 4)} on {report['gate']['corpus_texts']} corpus texts"
         f" (floor {report['gate']['floor']}); lets through {_fmt(report['gate']['pass_rate_unrelated'])}"
         " of unrelated news",
+        "",
+        f"category macro-F1: {_fmt(report['category']['macro_f1'])}; confusion (rows true, columns predicted):",
+        *_confusion_lines(report["category"]),
         "",
         f"{'errors by kind':<24}{'n':>6}{'is_btr wrong':>14}{'category wrong':>16}",
     ]

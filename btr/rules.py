@@ -1,4 +1,5 @@
-"""Keyword rules: per head, keyword lists in Chinese and English (``btr/data/keywords.json``).
+"""Keyword rules: per head, keyword lists in Chinese and English, for the trigger in every
+language of the exit lexicon (``btr/data/keywords.json``).
 
 They serve twice: as the keyword-rule baseline of :mod:`btr.evaluate`
 (:func:`predict_rules`), and as a few dozen lexicon features of the linear model
@@ -45,7 +46,9 @@ def keyword_rules() -> dict[str, dict]:
         rules[head] = {
             "default": spec["default"],
             "labels": {
-                label: [normalize(w).lower() for w in words] for label, words in spec["labels"].items()
+                # once each after folding: 火災 (ja) and 火灾 (zh) are one keyword, counted once
+                label: list(dict.fromkeys(normalize(w).lower() for w in words))
+                for label, words in spec["labels"].items()
             },
         }
     return rules

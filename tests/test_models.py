@@ -141,6 +141,14 @@ def test_sentences_return_spans_of_the_original():
         ("The mayor refused to resign despite the calls", "category", "no_resignation"),
         ("He was ordered to resign by the party committee", "initiation", "ordered"),
         ("The fired workers protested", "trigger", "public_order_incident"),  # "fire" must not match "fired"
+        # the trigger and category lists cover the languages of the exit lexicon
+        ("炭鉱の爆発事故で知事が引責辞任", "trigger", "safety_accident"),
+        ("탈옥 사건으로 교정본부장 사퇴", "trigger", "security_failure"),
+        ("Rücktritt nach dem Hochwasser: Kritik an der Katastrophenhilfe", "trigger", "disaster_response"),
+        ("Démission après une affaire de corruption et d'emplois fictifs", "trigger", "corruption_financial"),
+        ("Dimite el ministro tras la intoxicación alimentaria", "trigger", "food_drug_safety"),
+        ("知事は辞任を拒否した", "category", "no_resignation"),
+        ("Der Minister wurde entlassen", "category", "dismissal"),
     ],
 )
 def test_keyword_rules(text, head, label):
@@ -150,6 +158,8 @@ def test_keyword_rules(text, head, label):
 def test_keyword_counts_are_per_distinct_keyword():
     once, twice = keyword_counts(["矿难", "矿难 矿难"])
     assert np.array_equal(once, twice)
+    # 火災 (Japanese) folds to 火灾 (Chinese): one keyword, counted once
+    assert keyword_counts(["火災"]).sum() == keyword_counts(["火灾"]).sum() == 1
 
 
 # ------------------------------------------------------------------ estimators
@@ -299,6 +309,17 @@ def test_fast_tfidf_path_equals_the_vectorizers(split, fitted):
     old = model._counters["vectorizer_"][0]
     model.fit(*_xy(split["validation"]))
     assert model._counters["vectorizer_"][0] is not old  # a refit never reuses the old vocabulary's counters
+
+
+def test_a_model_meeting_other_word_lists_says_so(split, fitted):
+    texts, _ = _xy(split["test"])
+    model = clone(fitted).fit(*_xy(split["validation"]))
+    model.lexicon_sha256_ = "0" * 64  # the lists were edited since: the same columns, other words
+    with pytest.warns(UserWarning, match="retrained"):
+        model.predict(texts[:1])
+    model.lexicon_widths_ = (1, 1, 1)  # other columns: its coefficients would read the wrong features
+    with pytest.raises(ModelError, match="retrain it with `btr train`"):
+        model.predict(texts[:1])
 
 
 def test_fit_rejects_bad_input():

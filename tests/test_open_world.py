@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -85,15 +86,37 @@ def test_latin_terms_start_a_word_and_whole_words_end_one():
 
 def test_category_cues_tell_blame_removal_reason_and_company_apart():
     names = category_cue_names()
-    assert names == ["blame", "dismissal", "other_reason", "non_public"]
+    assert names == ["blame", "dismissal", "other_reason", "non_public", "state_enterprise"]
     texts = [
         "the minister resigned, taking responsibility for the accident.",
         "the mayor was dismissed by the council.",
         "the governor resigned for health reasons.",
         "the ceo of the company resigned.",
+        "the head of the state-owned railway operator resigned.",
+        "Der Minister ist aus Protest zurückgetreten.",
+        "韓国鉄道公社の社長が辞任した。",
+        "한국철도공사 사장이 사퇴했다.",
     ]
-    counts = category_cue_counts(texts)
-    assert counts.argmax(axis=1).tolist() == [0, 1, 2, 3]
+    counts = category_cue_counts([fold(t) for t in texts])
+    assert counts.argmax(axis=1).tolist()[:6] == [0, 1, 2, 3, 4, 2]
+    # a state company is a company and a state body at once: the state group counts beside the other
+    assert counts[6:, names.index("state_enterprise")].min() >= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "知事は謝罪したが辞任はせず、職にとどまる考えを示した。",
+        "Der Gouverneur bekennt sich zur Verantwortung, bleibt aber im Amt.",
+        "La ministra seguirá en el cargo tras poner su puesto a disposición.",
+        "Le ministre exclut de démissionner et reste à son poste.",
+        "The prime minister turns down the minister's resignation.",
+        "시장은 사퇴를 거부했다.",
+    ],
+)
+def test_refusal_cues_of_each_language_read_refused(text):
+    counts = cue_counts([exit_sentences(fold(text))])
+    assert counts[0].argmax() == cue_names().index("refused"), counts
     assert category_cue_counts([""]).sum() == 0
 
 
@@ -245,8 +268,19 @@ def test_news_evaluation_reports_rates_that_follow_from_its_counts(small_model, 
     assert sum(k["n"] for k in kinds.values()) == len(articles)
     assert 0.0 <= report["gate"]["pass_rate_unrelated"] <= 1.0
     assert report["gate"]["recall_news"] >= 0.98
+    # the confusion matrix holds every article once, rows by the true category
+    category = report["category"]
+    matrix = np.array(category["confusion"])
+    assert matrix.sum() == len(articles)
+    truth = Counter(a.category.value for a in articles)
+    assert {
+        label: int(row.sum()) for label, row in zip(category["labels"], matrix, strict=True) if row.sum()
+    } == truth
+    btr = category["labels"].index("btr")
+    assert matrix[:, btr].sum() == overall["tp"] + overall["fp"]  # the articles tagged btr
+    assert matrix[btr, btr] == overall["tp"]
     table = news_table(report)
-    assert "false-positive rate" in table and "errors by kind" in table
+    assert "false-positive rate" in table and "errors by kind" in table and "confusion" in table
 
 
 def test_a_news_set_that_shares_an_event_with_the_training_data_is_refused(

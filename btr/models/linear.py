@@ -9,11 +9,19 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from btr.lexicon import lexicon_fingerprint
 from btr.models.heads import _HeadsMixin, _targets, _tempered, _texts, applies
 from btr.schema import (
     HEADS,
     label_names,
 )
+
+
+def _lexicon_widths() -> tuple[int, int, int]:
+    from btr.lexicon import category_cue_names, cue_names
+    from btr.rules import keyword_columns
+
+    return len(keyword_columns()), len(cue_names()), len(category_cue_names())
 
 
 class LinearModel(_HeadsMixin, BaseEstimator):
@@ -165,8 +173,31 @@ class LinearModel(_HeadsMixin, BaseEstimator):
             self.classifiers_[head] = clf
             self.classes_[head] = [str(c) for c in clf.classes_]
         self.heads_ = {head: label_names(HEADS[head]) for head in heads}
+        self.lexicon_sha256_ = lexicon_fingerprint()
+        self.lexicon_widths_ = _lexicon_widths()
         self._build_counters()
         return self
+
+    def _check_lexicon(self) -> None:
+        """Refuse word lists of another shape than the fitted ones; warn when they only differ."""
+        widths = getattr(self, "lexicon_widths_", None)  # models saved before it: not checked
+        if widths is None or self.lexicon_sha256_ == lexicon_fingerprint():
+            return
+        from btr.errors import ModelError
+
+        if tuple(widths) != _lexicon_widths():
+            raise ModelError(
+                "this model was trained with other keyword and cue lists (btr/data/exit_lexicon.json, "
+                f"btr/data/keywords.json): it counts {tuple(widths)} (keyword, cue, category cue) columns, "
+                f"the installed lists give {_lexicon_widths()}; retrain it with `btr train`"
+            )
+        import warnings
+
+        warnings.warn(
+            "this model was trained with other versions of btr/data/exit_lexicon.json and "
+            "btr/data/keywords.json; its scores may differ from its card until it is retrained",
+            stacklevel=3,
+        )
 
     def _classifier(self, labels: np.ndarray) -> Any:
         """A logistic regression, temperature-scaled on stratified 3-fold out-of-fold predictions
@@ -234,6 +265,7 @@ class LinearModel(_HeadsMixin, BaseEstimator):
         the cue counts of the exit sentences and the category cue counts."""
         from btr.text import fold
 
+        self._check_lexicon()
         folded = [fold(t) for t in texts]
         sentences = self._focus(folded)
         focus = self._tfidf("focus_vectorizer_", sentences) if self.focus_vectorizer_ else None

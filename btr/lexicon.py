@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 import unicodedata
@@ -226,13 +225,23 @@ def exit_sentences(folded: str, limit: int | None = None) -> str:
     >>> exit_sentences("the minister resigned. talks went on. critics had urged him to quit.", limit=1)
     'the minister resigned.'
     """
-    hits = [end for end, _ in _folded_automaton().iter(folded)]
-    if not hits:
-        return ""
-    ends = [m.end() for m in _FOLDED_SENTENCE_END.finditer(folded)]
-    chosen = sorted({bisect.bisect_right(ends, hit) for hit in hits})[:limit]
-    spans = (folded[ends[i - 1] if i else 0 : ends[i] if i < len(ends) else len(folded)] for i in chosen)
-    return " ".join(span.strip() for span in spans)
+    # Hits come in text order and no exit term ends in a sentence mark or a space, so each
+    # sentence is found by searching around its first hit: with a limit, the scan stops at
+    # the last sentence kept (the lede, for one) instead of reading the whole article.
+    spans: list[str] = []
+    stop = 0
+    for hit, _ in _folded_automaton().iter(folded):
+        if spans and hit < stop:
+            continue  # another term of the sentence just kept
+        start = stop
+        for mark in _FOLDED_SENTENCE_END.finditer(folded, stop, hit + 1):
+            start = mark.end()
+        mark = _FOLDED_SENTENCE_END.search(folded, hit + 1)
+        stop = mark.end() if mark else len(folded)
+        spans.append(folded[start:stop].strip())
+        if len(spans) == limit:
+            break
+    return " ".join(spans)
 
 
 _FOLDED_SENTENCE_END = re.compile(r"[。！？!?；;\n]+|(?<=\.)\s+")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
@@ -66,8 +67,10 @@ def keyword_columns() -> list[tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
-def _matcher() -> tuple[Any, Any, dict[str, list[int]]]:
-    """Aho-Corasick automata for the Latin and the CJK keywords, and the columns each keyword counts for."""
+def _matcher() -> tuple[Any, list[tuple[re.Pattern[str], Any]], dict[str, list[int]]]:
+    """An Aho-Corasick automaton for the ASCII keywords; for the others, one per script group
+    (East Asian, the rest: accented Latin, Cyrillic), each with a pattern of the characters
+    one of its keywords must hold; and the columns each keyword counts for."""
     import ahocorasick
 
     columns = {pair: i for i, pair in enumerate(keyword_columns())}
@@ -76,15 +79,45 @@ def _matcher() -> tuple[Any, Any, dict[str, list[int]]]:
         for label, words in spec["labels"].items():
             for word in words:
                 owners.setdefault(word, []).append(columns[(head, label)])
-    automata = []
-    for latin in (True, False):
+    latin = ahocorasick.Automaton()
+    groups: dict[bool, list[str]] = {True: [], False: []}
+    for word in owners:
+        if word.isascii():
+            latin.add_word(word, word)
+        else:
+            groups[_EAST_ASIAN.search(word) is not None].append(word)
+    latin.make_automaton()
+    # Two scans find what one longest-match scan over all of them would only if no keyword
+    # of one group can overlap a keyword of the other in a text.
+    for word in groups[True]:
+        for other in groups[False]:
+            if _can_overlap(word, other):
+                raise ValueError(f"btr/data/keywords.json: keywords {word!r} and {other!r} can overlap")
+    scans = []
+    for east_asian, words in groups.items():
         automaton = ahocorasick.Automaton()
-        for word in owners:
-            if word.isascii() == latin:
-                automaton.add_word(word, word)
+        for word in words:
+            automaton.add_word(word, word)
         automaton.make_automaton()
-        automata.append(automaton)
-    return automata[0], automata[1], owners
+        if east_asian:
+            needed = _EAST_ASIAN
+        else:  # each keyword of the rest holds one of its non-ASCII characters
+            marks = sorted({char for word in words for char in word if not char.isascii()})
+            needed = re.compile("[" + "".join(map(re.escape, marks)) + "]" if marks else "(?!)")
+        scans.append((needed, automaton))
+    return latin, scans, owners
+
+
+def _can_overlap(a: str, b: str) -> bool:
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
+
+
+# Han, kana, Hangul (syllables and jamo), CJK punctuation and full-width forms
+_EAST_ASIAN = re.compile(
+    "[\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
 
 
 def _latin_words(text: str, automaton: Any) -> set[str]:
@@ -93,10 +126,10 @@ def _latin_words(text: str, automaton: Any) -> set[str]:
     found = set()
     for end, word in automaton.iter(text):
         start = end - len(word) + 1
-        if start and _is_word_char(text[start - 1]):
+        if start and text[start - 1] in _WORD_CHARS:
             continue
         after = end + 1
-        if after < len(text) and _is_word_char(text[after]):
+        if after < len(text) and text[after] in _WORD_CHARS:
             tail = _INFLECTION.match(text, after)
             if tail is None:
                 continue
@@ -104,8 +137,7 @@ def _latin_words(text: str, automaton: Any) -> set[str]:
     return found
 
 
-def _is_word_char(char: str) -> bool:
-    return char.isascii() and (char.isalnum() or char == "_")
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 
 
 _INFLECTION = re.compile(r"(?:s|es|ed|ing)\b", re.ASCII)
@@ -117,13 +149,15 @@ def keyword_counts(texts: Sequence[str], *, folded: bool = False) -> np.ndarray:
     ``folded=True`` says the texts are already :func:`btr.text.fold`-ed. CJK keywords do not
     overlap (事故 inside 安全事故 is not counted again); Latin ones match whole words.
     """
-    latin, cjk, owners = _matcher()
+    latin, scans, owners = _matcher()
     counts = np.zeros((len(texts), len(keyword_columns())), dtype=np.float32)
     for i, text in enumerate(texts):
         text = text if folded else fold(text)
         found = _latin_words(text, latin)
-        if not text.isascii():  # an English text has no CJK keyword to look for
-            found.update(word for _, word in cjk.iter_long(text))
+        if not text.isascii():  # an English text has no other keyword to look for
+            for needed, automaton in scans:
+                if needed.search(text):  # a European text skips the East Asian scan
+                    found.update(word for _, word in automaton.iter_long(text))
         for word in found:
             for column in owners[word]:
                 counts[i, column] += 1

@@ -41,8 +41,8 @@ _LETTER = "a-z\u00df-\u00f6\u00f8-\u00ff\u0101-\u017f\u0430-\u045f"
 _WORD = rf"[{_LETTER}][{_LETTER}0-9'\-]*[{_LETTER}0-9]|[{_LETTER}]"
 _TOKEN_RE = re.compile(rf"([{_CJK}]+)|({_WORD})")
 _CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
-_RUN = "\u4e00"
-_LATIN_TOKEN_RE = re.compile(rf"{_RUN}|{_WORD}")
+_RUN = "\u4e00"  # holds token id 0, whose row finds nothing: the id of every CJK run
+_TOKEN_OR_RUN_RE = re.compile(rf"[{_CJK}]+|{_WORD}")
 _SENTENCE_END_RE = re.compile(
     r"[。！？!?；;\n]+|(?<=[.])\s+(?=[A-ZÀ-ÖØ-ÞА-ЯЁ\"“'‘«(\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
     # a Latin full stop after a word, directly followed by CJK: mixed-script text without a space
@@ -254,12 +254,14 @@ class VocabularyCounter:
             found.append(self._pairs.lookup(pair_chars[:-1][both], pair_chars[1:][both]))
         if len(self._token_ids) > self._CACHE_MAX:  # a soft bound on memory over millions of texts
             self._token_ids = {_RUN: 0}
-        # Each CJK run becomes one CJK token, which no table holds: word pairs do not span it.
-        tokens = _LATIN_TOKEN_RE.findall(_CJK_RUN_RE.sub(_RUN, folded))
+        # Each CJK run is one token, which no table holds: word pairs do not span it.
+        tokens = _TOKEN_OR_RUN_RE.findall(folded)
         if tokens:
             ids = np.fromiter(map(self._token_ids.get, tokens, repeat(-1)), np.int64, len(tokens))
             for k in np.flatnonzero(ids < 0).tolist():
-                ids[k] = self._token_id(tokens[k])
+                token = tokens[k]
+                # a CJK run (its script starts after every letter of _WORD) is not cached
+                ids[k] = 0 if token[0] >= "\u3040" else self._token_id(token)
             rows = self._token_rows[ids]
             found += [rows[:, 0], rows[:, 1]]
             index = rows[:, 2]

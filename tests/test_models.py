@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -18,6 +19,7 @@ from btr.cli import main
 from btr.corpus import case_rows, load_cases, split_cases
 from btr.errors import InputError, ModelError
 from btr.evaluate import _majority, _scores
+from btr.lexicon import exit_sentences
 from btr.models import (
     NOT_APPLICABLE,
     LinearModel,
@@ -160,6 +162,52 @@ def test_keyword_counts_are_per_distinct_keyword():
     assert np.array_equal(once, twice)
     # 火災 (Japanese) folds to 火灾 (Chinese): one keyword, counted once
     assert keyword_counts(["火災"]).sum() == keyword_counts(["火灾"]).sum() == 1
+
+
+def test_keyword_counts_match_one_scan_of_every_keyword(corpus_path):
+    """The non-ASCII keywords are scanned per script group, and a group is skipped when the
+    text lacks its characters: that must find what one longest-match scan of them all finds."""
+    import ahocorasick
+
+    from btr.rules import _latin_words, _matcher, keyword_columns
+
+    latin, _, owners = _matcher()
+    every = ahocorasick.Automaton()
+    for word in owners:
+        if not word.isascii():
+            every.add_word(word, word)
+    every.make_automaton()
+    texts = [t for case in load_cases(corpus_path) for t in case.text.model_dump().values() if t]
+    texts += [a + " " + b for a, b in zip(texts[::7], texts[3::7], strict=False)]  # scripts mixed
+    texts += [
+        "Démission après une affaire de corruption",
+        "탈옥 사건으로 교정본부장 사퇴",
+        "Rücktritt nach dem Hochwasser",
+    ]
+    expected = np.zeros((len(texts), len(keyword_columns())), dtype=np.float32)
+    for i, text in enumerate(texts):
+        text = fold(text)
+        for word in _latin_words(text, latin) | {w for _, w in every.iter_long(text)}:
+            for column in owners[word]:
+                expected[i, column] += 1
+    got = keyword_counts(texts)
+    assert got[-3:].sum() >= 3 and np.array_equal(got, expected)
+
+
+def test_exit_sentences_keep_the_first_sentences_with_a_term(corpus_path):
+    """With a limit the scan stops early; it must keep what splitting the whole text keeps."""
+    import re
+
+    from btr.lexicon import _FOLDED_SENTENCE_END, exit_terms
+
+    texts = [fold(t) for case in load_cases(corpus_path) for t in case.text.model_dump().values() if t]
+    for text in texts[:600]:
+        cuts = [0, *(m.end() for m in _FOLDED_SENTENCE_END.finditer(text)), len(text)]
+        spans = [text[a:b].strip() for a, b in itertools.pairwise(cuts)]
+        kept = [s for s in spans if s and exit_terms(s)]
+        for limit in (1, 2, None):
+            assert exit_sentences(text, limit) == " ".join(kept[:limit]), (text, limit)
+    assert re.fullmatch(r".*辞职。", exit_sentences(fold("矿井爆炸。省长辞职。省长辞职了。"), 1))
 
 
 # ------------------------------------------------------------------ estimators

@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help venv ls-venv chromium demo model test lint format bench annotate datasheet clean
+.PHONY: help venv ls-venv chromium demo model test lint format bench bench-ab annotate datasheet clean
 
 help:
 	@echo "make demo      set up .venv, validate the corpus, train and evaluate a model under build/demo,"
@@ -23,6 +23,7 @@ help:
 	@echo "make test      set up everything, run ruff and the whole pytest suite"
 	@echo "make annotate  start a local Label Studio with the corpus pushed (Ctrl-C stops it)"
 	@echo "make bench     run the benchmarks (timings, printed as ratios)"
+	@echo "make bench-ab  btr tag speed at REF=<commit> beside this tree, alternated"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +77,10 @@ format: $(STAMP)
 bench: $(STAMP) $(LS_STAMP)
 	$(BIN)/python benchmarks/bench_tag.py
 	$(BIN)/python benchmarks/bench_labelstudio.py
+
+# btr tag at REF and in this tree, alternated on one core: make bench-ab REF=<commit> [ROUNDS=3]
+bench-ab: $(STAMP)
+	benchmarks/ab_tag.sh $(or $(REF),HEAD) $(or $(ROUNDS),3)
 
 annotate: $(STAMP) $(LS_STAMP)
 	$(BIN)/btr annotate serve

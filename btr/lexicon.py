@@ -231,7 +231,7 @@ def exit_sentences(folded: str, limit: int | None = None) -> str:
     spans: list[str] = []
     stop = 0
     for hit, _ in _folded_automaton().iter(folded):
-        if spans and hit < stop:
+        if hit < stop:
             continue  # another term of the sentence just kept
         start = stop
         for mark in _FOLDED_SENTENCE_END.finditer(folded, stop, hit + 1):

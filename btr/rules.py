@@ -27,7 +27,7 @@ import numpy as np
 
 from btr.lexicon import lexicon
 from btr.schema import HEADS, label_names
-from btr.text import fold, normalize
+from btr.text import _CJK_RUN_RE, fold, normalize
 
 __all__ = ["keyword_columns", "keyword_counts", "keyword_rules", "predict_rules"]
 
@@ -69,8 +69,8 @@ def keyword_columns() -> list[tuple[str, str]]:
 @lru_cache(maxsize=1)
 def _matcher() -> tuple[Any, list[tuple[re.Pattern[str], Any]], dict[str, list[int]]]:
     """An Aho-Corasick automaton for the ASCII keywords; for the others, one per script group
-    (East Asian, the rest: accented Latin, Cyrillic), each with a pattern of the characters
-    one of its keywords must hold; and the columns each keyword counts for."""
+    (CJK, kana and Hangul; the rest: accented Latin, Cyrillic), each with a pattern of the
+    characters one of its keywords must hold; and the columns each keyword counts for."""
     import ahocorasick
 
     columns = {pair: i for i, pair in enumerate(keyword_columns())}
@@ -85,14 +85,10 @@ def _matcher() -> tuple[Any, list[tuple[re.Pattern[str], Any]], dict[str, list[i
         if word.isascii():
             latin.add_word(word, word)
         else:
-            groups[_EAST_ASIAN.search(word) is not None].append(word)
+            groups[_CJK_RUN_RE.search(word) is not None].append(word)
     latin.make_automaton()
-    # Two scans find what one longest-match scan over all of them would only if no keyword
-    # of one group can overlap a keyword of the other in a text.
-    for word in groups[True]:
-        for other in groups[False]:
-            if _can_overlap(word, other):
-                raise ValueError(f"btr/data/keywords.json: keywords {word!r} and {other!r} can overlap")
+    # Two scans find what one longest-match scan over all of them would because no keyword
+    # of one group can overlap one of the other (a data check of the test suite).
     scans = []
     for east_asian, words in groups.items():
         automaton = ahocorasick.Automaton()
@@ -100,24 +96,12 @@ def _matcher() -> tuple[Any, list[tuple[re.Pattern[str], Any]], dict[str, list[i
             automaton.add_word(word, word)
         automaton.make_automaton()
         if east_asian:
-            needed = _EAST_ASIAN
+            needed = _CJK_RUN_RE
         else:  # each keyword of the rest holds one of its non-ASCII characters
             marks = sorted({char for word in words for char in word if not char.isascii()})
             needed = re.compile("[" + "".join(map(re.escape, marks)) + "]" if marks else "(?!)")
         scans.append((needed, automaton))
     return latin, scans, owners
-
-
-def _can_overlap(a: str, b: str) -> bool:
-    if a in b or b in a:
-        return True
-    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
-
-
-# Han, kana, Hangul (syllables and jamo), CJK punctuation and full-width forms
-_EAST_ASIAN = re.compile(
-    "[\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
-)
 
 
 def _latin_words(text: str, automaton: Any) -> set[str]:
@@ -156,7 +140,7 @@ def keyword_counts(texts: Sequence[str], *, folded: bool = False) -> np.ndarray:
         found = _latin_words(text, latin)
         if not text.isascii():  # an English text has no other keyword to look for
             for needed, automaton in scans:
-                if needed.search(text):  # a European text skips the East Asian scan
+                if needed.search(text):  # a European text skips the CJK scan
                     found.update(word for _, word in automaton.iter_long(text))
         for word in found:
             for column in owners[word]:

@@ -170,8 +170,21 @@ def test_keyword_counts_match_one_scan_of_every_keyword(corpus_path):
     import ahocorasick
 
     from btr.rules import _latin_words, _matcher, keyword_columns
+    from btr.text import _CJK_RUN_RE
 
     latin, _, owners = _matcher()
+    # the split is exact only if no keyword of one group can overlap one of the other
+    others = [w for w in owners if not w.isascii()]
+    cjk = [w for w in others if _CJK_RUN_RE.search(w)]
+    rest = [w for w in others if not _CJK_RUN_RE.search(w)]
+    assert cjk and rest
+    for a in cjk:
+        for b in rest:
+            assert a not in b and b not in a, (a, b)
+            assert not any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b)))), (
+                a,
+                b,
+            )
     every = ahocorasick.Automaton()
     for word in owners:
         if not word.isascii():
